@@ -1,0 +1,308 @@
+//! Plain-text explanations of a witness, for a terminal.
+//!
+//! The shape follows the explanations of Knossos and Porcupine, in words:
+//!
+//! ```text
+//! Not linearizable: key "x" (model register).
+//! 3 of its 5 operations form the longest linearizable prefix, starting from state 0.
+//! The prefix ends with:
+//!   #0 process 0: write 1 -> state 1
+//!   ...
+//! State at the end: 1
+//! None of these operations can come next:
+//!   process 1: read -> 2  (line 4): read returned 2, but the register held 1
+//! Failing window: records 2 to 5.
+//! ```
+
+use crate::verdict::{OpView, Witness};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+/// How many steps at the end of the longest prefix are listed.
+pub const SHOWN_STEPS: usize = 8;
+
+/// Plain words for a terminal: one witness.
+///
+/// Names the failing part (`key "x"`, or `the whole history` when the
+/// witness has no key) and the model; says how many of the part's operations
+/// are in the longest linearizable prefix; lists the last
+/// [`SHOWN_STEPS`] steps of that prefix as
+/// `  #<op id> process P: <op text> -> state <state after>` (saying how many
+/// earlier steps were left out); gives the state at the end; lists every
+/// blocked operation with its source line and the reason it cannot come
+/// next; and ends with the failing window in record positions. The result
+/// ends with a newline.
+pub fn witness(w: &Witness) -> String {
+    let ops = op_index(w);
+    let mut out = String::new();
+    let total = w.ops.len();
+    let n = w.longest.len();
+
+    let _ = writeln!(
+        out,
+        "Not linearizable: {} (model {}).",
+        part_name(w),
+        w.model
+    );
+    if n == 0 {
+        let _ = writeln!(
+            out,
+            "None of its {} can be linearized first; the model starts in state {}.",
+            count(total, "operation"),
+            w.initial_state
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "{n} of its {} form the longest linearizable prefix, starting from state {}.",
+            count(total, "operation"),
+            w.initial_state
+        );
+        let skip = n.saturating_sub(SHOWN_STEPS);
+        if skip > 0 {
+            let _ = writeln!(
+                out,
+                "The prefix ends with ({} elided):",
+                count(skip, "earlier step")
+            );
+        } else {
+            let _ = writeln!(out, "The prefix is:");
+        }
+        for step in &w.longest[skip..] {
+            let _ = writeln!(
+                out,
+                "  #{} {} -> state {}",
+                step.op,
+                described(&ops, step.op),
+                step.state_after
+            );
+        }
+    }
+    let _ = writeln!(out, "State at the end: {}", w.final_state);
+
+    if w.blocked.is_empty() {
+        let _ = writeln!(
+            out,
+            "No operation is left to come next (the witness lists none)."
+        );
+    } else {
+        let _ = writeln!(out, "None of these operations can come next:");
+        for b in &w.blocked {
+            match ops.get(&b.op) {
+                Some(op) => {
+                    let _ = writeln!(
+                        out,
+                        "  process {}: {}  (line {}): {}",
+                        op.process,
+                        op_words(op),
+                        op.line,
+                        b.reason
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "  operation #{}: {}", b.op, b.reason);
+                }
+            }
+        }
+    }
+    let (from, to) = w.window;
+    let _ = writeln!(
+        out,
+        "Failing window: records {from} to {to} (from the earliest invocation among \
+         these operations to the completion that forces them)."
+    );
+    out
+}
+
+/// The failing part in words: `key "x"` or `the whole history`.
+pub(crate) fn part_name(w: &Witness) -> String {
+    match &w.key {
+        Some(k) => format!("key {k}"),
+        None => "the whole history".to_string(),
+    }
+}
+
+/// The operations of a witness by id (ids are not positions in `w.ops`).
+pub(crate) fn op_index(w: &Witness) -> HashMap<usize, &OpView> {
+    w.ops.iter().map(|op| (op.id, op)).collect()
+}
+
+/// The operation's text without a leading `process N: `, which callers add
+/// themselves.
+pub(crate) fn op_words(op: &OpView) -> &str {
+    let prefix = format!("process {}: ", op.process);
+    op.text.strip_prefix(prefix.as_str()).unwrap_or(&op.text)
+}
+
+/// `process P: <text>` for an op id, or `operation #id` if it is unknown.
+fn described(ops: &HashMap<usize, &OpView>, id: usize) -> String {
+    match ops.get(&id) {
+        Some(op) => format!("process {}: {}", op.process, op_words(op)),
+        None => format!("operation #{id}"),
+    }
+}
+
+/// `1 operation`, `2 operations`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::history::Outcome;
+    use crate::value::Value;
+    use crate::verdict::{Blocked, Step};
+
+    /// An op for tests; `ret` of `None` makes it open-ended (`info`).
+    pub(crate) fn op(id: usize, process: u64, text: &str, call: u64, ret: Option<u64>) -> OpView {
+        OpView {
+            id,
+            process,
+            f: text.split_whitespace().next().unwrap_or("").to_string(),
+            input: Value::Nil,
+            output: None,
+            outcome: if ret.is_some() {
+                Outcome::Ok
+            } else {
+                Outcome::Info
+            },
+            call,
+            ret,
+            call_time: None,
+            ret_time: None,
+            line: call as usize + 1,
+            text: text.to_string(),
+        }
+    }
+
+    /// A register: p0 writes 1, p1 reads 2 (blocked), p2 writes 3 and never
+    /// hears back. Ids are deliberately not positions in `ops`.
+    pub(crate) fn small() -> Witness {
+        Witness {
+            key: Some(Value::from("x")),
+            model: "register".into(),
+            ops: vec![
+                op(10, 0, "write 1", 0, Some(1)),
+                op(11, 2, "write 3", 2, None),
+                op(12, 1, "read -> 2", 3, Some(4)),
+            ],
+            initial_state: "0".into(),
+            longest: vec![Step {
+                op: 10,
+                state_after: "1".into(),
+            }],
+            final_state: "1".into(),
+            blocked: vec![Blocked {
+                op: 12,
+                reason: "read returned 2, but the register held 1".into(),
+            }],
+            window: (3, 4),
+        }
+    }
+
+    /// `n` writes in a row by one process, then a read by another that
+    /// cannot come next.
+    pub(crate) fn long(n: usize) -> Witness {
+        let mut ops = Vec::new();
+        let mut longest = Vec::new();
+        for i in 0..n {
+            let id = 100 + i;
+            ops.push(op(
+                id,
+                0,
+                &format!("write {i}"),
+                2 * i as u64,
+                Some(2 * i as u64 + 1),
+            ));
+            longest.push(Step {
+                op: id,
+                state_after: i.to_string(),
+            });
+        }
+        let last = 2 * n as u64;
+        ops.push(op(7, 1, "read -> 99", last, Some(last + 1)));
+        Witness {
+            key: None,
+            model: "register".into(),
+            ops,
+            initial_state: "nil".into(),
+            longest,
+            final_state: (n - 1).to_string(),
+            blocked: vec![Blocked {
+                op: 7,
+                reason: format!("read returned 99, but the register held {}", n - 1),
+            }],
+            window: (last, last + 1),
+        }
+    }
+
+    #[test]
+    fn small_witness_in_words() {
+        let t = witness(&small());
+        assert!(t.contains("key \"x\""), "{t}");
+        assert!(t.contains("model register"), "{t}");
+        assert!(t.contains("1 of its 3 operations"), "{t}");
+        assert!(t.contains("  #10 process 0: write 1 -> state 1\n"), "{t}");
+        assert!(t.contains("State at the end: 1\n"), "{t}");
+        assert!(t.contains("None of these operations can come next:"), "{t}");
+        assert!(
+            t.contains(
+                "  process 1: read -> 2  (line 4): read returned 2, but the register held 1"
+            ),
+            "{t}"
+        );
+        assert!(t.contains("records 3 to 4"), "{t}");
+        assert!(!t.contains("elided"), "{t}");
+    }
+
+    #[test]
+    fn long_prefix_is_elided() {
+        let t = witness(&long(11));
+        assert!(t.contains("the whole history"), "{t}");
+        assert!(t.contains("11 of its 12 operations"), "{t}");
+        assert!(t.contains("(3 earlier steps elided)"), "{t}");
+        // Exactly the last eight steps are listed.
+        assert_eq!(t.matches(" -> state ").count(), SHOWN_STEPS, "{t}");
+        assert!(!t.contains("#102 "), "{t}");
+        assert!(t.contains("  #103 process 0: write 3 -> state 3\n"), "{t}");
+        assert!(
+            t.contains("  #110 process 0: write 10 -> state 10\n"),
+            "{t}"
+        );
+        assert!(t.contains("State at the end: 10"), "{t}");
+        assert!(
+            t.contains("read returned 99, but the register held 10"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn one_elided_step_is_singular_and_prefix_is_stripped() {
+        let mut w = long(9);
+        for op in &mut w.ops {
+            op.text = format!("process {}: {}", op.process, op.text);
+        }
+        let t = witness(&w);
+        assert!(t.contains("(1 earlier step elided)"), "{t}");
+        assert!(t.contains("  #108 process 0: write 8 -> state 8\n"), "{t}");
+        assert!(!t.contains("process 0: process 0"), "{t}");
+    }
+
+    #[test]
+    fn empty_prefix_says_so() {
+        let mut w = small();
+        w.longest.clear();
+        w.final_state = "0".into();
+        let t = witness(&w);
+        assert!(
+            t.contains("None of its 3 operations can be linearized first"),
+            "{t}"
+        );
+        assert!(t.contains("State at the end: 0"), "{t}");
+    }
+}

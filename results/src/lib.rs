@@ -1,0 +1,1 @@
+//! The results store: history files, reports, plots (filled by the harness issue).

@@ -1,0 +1,1 @@
+//! The bundled Paxos-replicated key-value store (filled by the target-kv issue).

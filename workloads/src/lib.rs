@@ -1,0 +1,1 @@
+//! Operation generators and their models (filled by the harness issue).
