@@ -85,6 +85,25 @@ pub trait Model: Send {
     fn explain(&self, state: Self::State, op: &Self::Op) -> String;
 }
 
+/// A completed operation for model unit tests (line 7, key "k").
+#[cfg(test)]
+pub(crate) fn test_op(f: &str, input: Value, output: Option<Value>) -> Operation {
+    Operation {
+        id: 0,
+        process: 0,
+        f: f.into(),
+        key: Some("k".into()),
+        input,
+        output,
+        outcome: crate::history::Outcome::Ok,
+        call: 0,
+        ret: Some(1),
+        call_time: None,
+        ret_time: None,
+        line: 7,
+    }
+}
+
 /// The models the command line offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModelKind {

@@ -2,6 +2,9 @@
 //! turns its result into a documented exit code:
 //! 0 valid, 1 an anomaly, 2 unknown, 3 bad input or usage.
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cli;
 mod commands;
 

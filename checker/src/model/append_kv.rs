@@ -6,8 +6,8 @@
 //! is a root, each `append` a child. Each node carries the length and a
 //! polynomial hash of the string it stands for, extended in O(1) per
 //! append, so the search never builds or hashes a long string; a `get`
-//! compares length and hash, and a match is confirmed byte by byte once
-//! per (node, get value). Two paths that spell the same string are
+//! compares length and hash, and a match is confirmed byte by byte, one
+//! appended piece at a time (see `prefix_of`). Two paths that spell the same string are
 //! different nodes: the memo then prunes a little less, never wrongly.
 
 use super::{Model, ModelConfig, ModelError};
@@ -61,7 +61,6 @@ pub struct AppendKv {
     shapes: Vec<Shape>,
     nodes: Vec<Node>,
     children: FxHashMap<(u32, u32), u32>,
-    confirmed: FxHashMap<(u32, u32), bool>,
     prefixes: FxHashMap<(u32, u32), bool>,
 }
 
@@ -75,7 +74,6 @@ impl AppendKv {
             shapes: Vec::new(),
             nodes: Vec::new(),
             children: FxHashMap::default(),
-            confirmed: FxHashMap::default(),
             prefixes: FxHashMap::default(),
         }
     }
@@ -142,49 +140,41 @@ impl AppendKv {
         id
     }
 
-    /// True if node `n` spells exactly string `s` (compared from the end).
-    fn spells(&self, mut n: u32, s: u32) -> bool {
-        let target = self.piece(s).as_bytes();
-        if self.nodes[n as usize].len != target.len() {
-            return false;
-        }
-        let mut end = target.len();
-        while n != ROOT {
-            let node = self.nodes[n as usize];
-            let piece = self.piece(node.value).as_bytes();
-            if target[end - piece.len()..end] != *piece {
-                return false;
-            }
-            end -= piece.len();
-            n = node.parent;
-        }
-        end == 0
-    }
-
-    /// True if node `n` spells a prefix of string `s`.
+    /// True if node `n` spells a prefix of string `s`. Answers are cached
+    /// per (node, string), and a node's answer extends its parent's by
+    /// comparing just its own piece, so checking a growing chain of
+    /// appends costs O(piece) per node, not O(string).
     fn prefix_of(&mut self, n: u32, s: u32) -> bool {
+        // Walk up to the nearest ancestor with a known answer...
         let target_len = self.shapes[s as usize].len;
-        if self.nodes[n as usize].len > target_len {
-            return false;
-        }
-        if let Some(&known) = self.prefixes.get(&(n, s)) {
-            return known;
-        }
-        let target = self.piece(s).as_bytes();
-        let mut end = self.nodes[n as usize].len;
+        let mut pending = Vec::new();
         let mut at = n;
-        let mut known = true;
-        while at != ROOT {
-            let node = self.nodes[at as usize];
-            let piece = self.piece(node.value).as_bytes();
-            if target[end - piece.len()..end] != *piece {
-                known = false;
-                break;
+        let mut known = loop {
+            if at == ROOT {
+                break true;
             }
-            end -= piece.len();
-            at = node.parent;
+            if self.nodes[at as usize].len > target_len {
+                break false;
+            }
+            if let Some(&k) = self.prefixes.get(&(at, s)) {
+                break k;
+            }
+            pending.push(at);
+            at = self.nodes[at as usize].parent;
+        };
+        // ...then settle each node on the way back down.
+        let (target_start, _) = self.pieces[s as usize];
+        for &node in pending.iter().rev() {
+            if known {
+                let Node { value, len, .. } = self.nodes[node as usize];
+                let (start, end) = self.pieces[value as usize];
+                let bytes = self.text.as_bytes();
+                let piece = &bytes[start..end];
+                let at = target_start + len - piece.len();
+                known = &bytes[at..at + piece.len()] == piece;
+            }
+            self.prefixes.insert((node, s), known);
         }
-        self.prefixes.insert((n, s), known);
         known
     }
 
@@ -205,12 +195,7 @@ impl AppendKv {
         if node.len != shape.len || node.hash != shape.hash {
             return false;
         }
-        if let Some(&known) = self.confirmed.get(&(n, s)) {
-            return known;
-        }
-        let known = self.spells(n, s);
-        self.confirmed.insert((n, s), known);
-        known
+        self.prefix_of(n, s)
     }
 }
 
@@ -305,24 +290,7 @@ impl Model for AppendKv {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::Outcome;
-
-    fn op(f: &str, input: Value, output: Option<Value>) -> Operation {
-        Operation {
-            id: 0,
-            process: 0,
-            f: f.into(),
-            key: Some("0".into()),
-            input,
-            output,
-            outcome: Outcome::Ok,
-            call: 0,
-            ret: Some(1),
-            call_time: None,
-            ret_time: None,
-            line: 1,
-        }
-    }
+    use crate::model::test_op as op;
 
     #[test]
     fn appends_concatenate_and_gets_compare() {

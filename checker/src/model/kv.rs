@@ -155,24 +155,7 @@ impl Model for Kv {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::Outcome;
-
-    fn op(f: &str, input: Value, output: Option<Value>) -> Operation {
-        Operation {
-            id: 0,
-            process: 0,
-            f: f.into(),
-            key: Some("k".into()),
-            input,
-            output,
-            outcome: Outcome::Ok,
-            call: 0,
-            ret: Some(1),
-            call_time: None,
-            ret_time: None,
-            line: 1,
-        }
-    }
+    use crate::model::test_op as op;
 
     #[test]
     fn each_operation_against_absent_and_present() {

@@ -158,24 +158,7 @@ impl Model for Register {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::Outcome;
-
-    fn op(f: &str, input: Value, output: Option<Value>) -> Operation {
-        Operation {
-            id: 0,
-            process: 0,
-            f: f.into(),
-            key: None,
-            input,
-            output,
-            outcome: Outcome::Ok,
-            call: 0,
-            ret: Some(1),
-            call_time: None,
-            ret_time: None,
-            line: 7,
-        }
-    }
+    use crate::model::test_op as op;
 
     #[test]
     fn steps_follow_jepsen_semantics() {
