@@ -1,1 +1,7 @@
-//! The bundled Paxos-replicated key-value store (filled by the target-kv issue).
+//! The bundled Paxos-replicated key-value store: a replicated state
+//! machine ([`kv`]) ordered by a sans-IO consensus core ([`paxos`]), with
+//! durable storage ([`storage`]).
+
+pub mod kv;
+pub mod paxos;
+pub mod storage;

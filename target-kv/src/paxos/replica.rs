@@ -1,0 +1,1067 @@
+//! A replica: proposer, leader and learner around an [`Acceptor`], and the
+//! state machine it applies chosen slots to.
+//!
+//! Multi-Paxos: a follower that hears nothing from a leader for a random
+//! election timeout runs phase 1 once for every slot past its chosen
+//! prefix; with a majority of promises it re-proposes whatever it learned
+//! (filling gaps with no-ops) and then runs phase 2 per batch of client
+//! commands, several slots in flight. Followers forward requests to it.
+//!
+//! Basic Paxos: the replica that receives a command runs both phases for
+//! the next free slot itself; on a conflict it retries with a higher
+//! ballot after a random backoff.
+
+use super::acceptor::Acceptor;
+use super::types::{
+    Ballot, Batch, Config, ErrorCode, Input, Mode, Msg, NodeId, Output, ReadMode, Record, Reply,
+    RequestId, Slot, Timer,
+};
+use crate::kv::{Command, KvStore};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// Most chosen slots sent in answer to one catch-up request.
+const CATCH_UP_MAX: u64 = 256;
+
+/// What a replica is doing as a proposer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Follows a leader (or nobody yet).
+    Follower,
+    /// Ran phase 1; collecting promises.
+    Candidate,
+    /// Won phase 1; proposing.
+    Leader,
+}
+
+/// Who waits for a command's result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Waiter {
+    /// A client of this replica.
+    Local(RequestId),
+    /// A client of another replica, forwarded here.
+    Remote(NodeId, RequestId),
+}
+
+/// A slot this replica proposed and awaits a majority for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct InFlight {
+    batch: Batch,
+    acks: BTreeSet<NodeId>,
+}
+
+/// A Basic Paxos proposal for one slot.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Proposal {
+    slot: Slot,
+    ballot: Ballot,
+    /// Our own commands, proposed if no other value must be.
+    ours: Vec<Command>,
+    /// Phase 1: promises so far, with the highest accepted value seen.
+    promises: BTreeSet<NodeId>,
+    highest: Option<(Ballot, Batch)>,
+    /// Phase 2: the value proposed and its acks.
+    value: Option<Batch>,
+    acks: BTreeSet<NodeId>,
+}
+
+/// A quorum read waiting for probes, then for the log to catch up.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct QuorumRead {
+    request: RequestId,
+    command: Command,
+    replies: BTreeSet<NodeId>,
+    /// Apply every slot below this before answering.
+    wait_for: Slot,
+}
+
+/// One replica of the store.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Replica {
+    cfg: Config,
+    acceptor: Acceptor,
+    /// Chosen values, kept (to help lagging replicas catch up) until a
+    /// snapshot covers them.
+    chosen: BTreeMap<Slot, Batch>,
+    first_unchosen: Slot,
+    applied: Slot,
+    kv: KvStore,
+
+    role: Role,
+    ballot: Ballot,
+    leader: Option<NodeId>,
+    now_ms: u64,
+    last_leader_contact_ms: Option<u64>,
+
+    // Candidate.
+    promises: BTreeMap<NodeId, Vec<(Slot, Ballot, Batch)>>,
+    election_from: Slot,
+    // Leader.
+    next_slot: Slot,
+    inflight: BTreeMap<Slot, InFlight>,
+    /// The leader may serve lease reads once every slot of earlier leaders
+    /// is chosen and applied: this is the slot it must reach.
+    ready_at: Slot,
+    lease_until_ms: u64,
+    heartbeat_acks: BTreeMap<u64, BTreeSet<NodeId>>,
+    // Basic.
+    proposal: Option<Proposal>,
+
+    queue: VecDeque<(Waiter, Command)>,
+    waiters: BTreeMap<(u64, u64), Vec<Waiter>>,
+    forwarded: BTreeMap<RequestId, ()>,
+    reads: BTreeMap<u64, QuorumRead>,
+    next_probe: u64,
+}
+
+impl Replica {
+    /// A replica starting from its persisted records (none for a new one).
+    pub fn new(cfg: Config, records: &[Record]) -> Replica {
+        assert!(
+            cfg.members.contains(&cfg.id),
+            "a replica is a member of its cluster"
+        );
+        let acceptor = Acceptor::recover(cfg.planted_bug_ignore_promise, records);
+        let mut chosen = BTreeMap::new();
+        for r in records {
+            if let Record::Chosen { slot, batch } = r {
+                chosen.insert(*slot, batch.clone());
+            }
+        }
+        let ballot = Ballot {
+            round: acceptor.promised().round,
+            node: cfg.id,
+        };
+        let mut replica = Replica {
+            cfg,
+            acceptor,
+            chosen,
+            first_unchosen: 0,
+            applied: 0,
+            kv: KvStore::default(),
+            role: Role::Follower,
+            ballot,
+            leader: None,
+            now_ms: 0,
+            last_leader_contact_ms: None,
+            promises: BTreeMap::new(),
+            election_from: 0,
+            next_slot: 0,
+            inflight: BTreeMap::new(),
+            ready_at: u64::MAX,
+            lease_until_ms: 0,
+            heartbeat_acks: BTreeMap::new(),
+            proposal: None,
+            queue: VecDeque::new(),
+            waiters: BTreeMap::new(),
+            forwarded: BTreeMap::new(),
+            reads: BTreeMap::new(),
+            next_probe: 0,
+        };
+        let mut ignored = Vec::new();
+        replica.advance(&mut ignored);
+        replica
+    }
+
+    /// This replica's id.
+    pub fn id(&self) -> NodeId {
+        self.cfg.id
+    }
+    /// Follower, candidate or leader.
+    pub fn role(&self) -> &Role {
+        &self.role
+    }
+    /// The leader this replica believes in.
+    pub fn leader(&self) -> Option<NodeId> {
+        if self.role == Role::Leader {
+            Some(self.cfg.id)
+        } else {
+            self.leader
+        }
+    }
+    /// This replica's proposer ballot.
+    pub fn ballot(&self) -> Ballot {
+        self.ballot
+    }
+    /// The acceptor's global promise.
+    pub fn promised(&self) -> Ballot {
+        self.acceptor.promised()
+    }
+    /// Every slot below this is chosen and known here.
+    pub fn first_unchosen(&self) -> Slot {
+        self.first_unchosen
+    }
+    /// Every slot below this is applied.
+    pub fn applied(&self) -> Slot {
+        self.applied
+    }
+    /// The state machine.
+    pub fn store(&self) -> &KvStore {
+        &self.kv
+    }
+    /// The chosen values this replica knows, by slot.
+    pub fn chosen(&self) -> &BTreeMap<Slot, Batch> {
+        &self.chosen
+    }
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Handles one input at time `now_ms` (the node's own clock, which
+    /// leases read), appending what to do to `out`.
+    pub fn step(&mut self, now_ms: u64, input: Input, out: &mut Vec<Output>) {
+        self.now_ms = now_ms;
+        match input {
+            Input::Start => self.start(out),
+            Input::Timeout(timer) => self.on_timeout(timer, out),
+            Input::Message { from, msg } => self.on_message(from, msg, out),
+            Input::Requests(requests) => {
+                for (request, command) in requests {
+                    self.on_request(request, command, out);
+                }
+                self.propose(out);
+            }
+        }
+        debug_assert!(
+            self.applied <= self.first_unchosen,
+            "applied never passes chosen"
+        );
+    }
+
+    fn start(&mut self, out: &mut Vec<Output>) {
+        if self.cfg.mode == Mode::Multi {
+            self.set_election_timer(out);
+        }
+    }
+
+    fn others(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.cfg
+            .members
+            .iter()
+            .copied()
+            .filter(move |&m| m != self.cfg.id)
+    }
+
+    fn broadcast(&self, msg: &Msg, out: &mut Vec<Output>) {
+        for to in self.others() {
+            out.push(Output::Send {
+                to,
+                msg: msg.clone(),
+            });
+        }
+    }
+
+    fn set_election_timer(&self, out: &mut Vec<Output>) {
+        let (min_ms, max_ms) = self.cfg.election_timeout_ms;
+        out.push(Output::SetTimer {
+            timer: Timer::Election,
+            min_ms,
+            max_ms,
+        });
+    }
+
+    fn set_heartbeat_timer(&self, out: &mut Vec<Output>) {
+        out.push(Output::SetTimer {
+            timer: Timer::Heartbeat,
+            min_ms: self.cfg.heartbeat_ms,
+            max_ms: self.cfg.heartbeat_ms,
+        });
+    }
+
+    fn set_backoff_timer(&self, out: &mut Vec<Output>) {
+        let (min_ms, max_ms) = self.cfg.backoff_ms;
+        out.push(Output::SetTimer {
+            timer: Timer::Backoff,
+            min_ms,
+            max_ms,
+        });
+    }
+
+    // ---- timers ----
+
+    fn on_timeout(&mut self, timer: Timer, out: &mut Vec<Output>) {
+        match (timer, self.cfg.mode) {
+            (Timer::Election, Mode::Multi) => {
+                if self.role == Role::Leader {
+                    return;
+                }
+                let quiet = self.last_leader_contact_ms.is_none_or(|t| {
+                    self.now_ms.saturating_sub(t) >= self.cfg.election_timeout_ms.0
+                });
+                if quiet || self.role == Role::Candidate {
+                    self.start_election(out);
+                }
+                self.set_election_timer(out);
+            }
+            (Timer::Heartbeat, Mode::Multi) if self.role == Role::Leader => {
+                self.heartbeat(out);
+                self.set_heartbeat_timer(out);
+            }
+            (Timer::Backoff, Mode::Basic) => {
+                // A conflicted or stalled proposal starts over higher up.
+                if let Some(p) = self.proposal.take() {
+                    self.requeue(p.ours);
+                }
+                self.propose(out);
+            }
+            _ => {}
+        }
+    }
+
+    // ---- Multi-Paxos: elections ----
+
+    fn start_election(&mut self, out: &mut Vec<Output>) {
+        let round = self.ballot.round.max(self.acceptor.promised().round) + 1;
+        self.ballot = Ballot {
+            round,
+            node: self.cfg.id,
+        };
+        self.role = Role::Candidate;
+        self.leader = None;
+        self.promises.clear();
+        self.election_from = self.first_unchosen;
+        let from = self.election_from;
+        // Promise ourselves first: the round is durable before it is used.
+        match self.acceptor.prepare(self.ballot, from) {
+            Ok((accepted, record)) => {
+                out.extend(record.map(Output::Persist));
+                self.promises.insert(self.cfg.id, accepted);
+            }
+            Err(_) => unreachable!("our new round is above our own promise"),
+        }
+        self.broadcast(
+            &Msg::Prepare {
+                ballot: self.ballot,
+                from,
+                single: false,
+            },
+            out,
+        );
+        self.maybe_win(out);
+    }
+
+    fn maybe_win(&mut self, out: &mut Vec<Output>) {
+        if self.role != Role::Candidate || self.promises.len() < self.cfg.quorum() {
+            return;
+        }
+        self.role = Role::Leader;
+        self.leader = Some(self.cfg.id);
+        // For each slot: the value accepted at the highest ballot, or a no-op.
+        let mut values: BTreeMap<Slot, (Ballot, Batch)> = BTreeMap::new();
+        for (slot, ballot, batch) in self.promises.values().flatten() {
+            if values.get(slot).is_none_or(|(b, _)| ballot > b) {
+                values.insert(*slot, (*ballot, batch.clone()));
+            }
+        }
+        self.promises.clear();
+        let end = values
+            .keys()
+            .next_back()
+            .map_or(self.election_from, |s| s + 1)
+            .max(self.first_unchosen);
+        self.next_slot = end;
+        self.ready_at = end;
+        self.inflight.clear();
+        for slot in self.election_from..end {
+            if slot < self.first_unchosen {
+                continue;
+            }
+            let batch = match self.chosen.get(&slot) {
+                Some(b) => b.clone(),
+                None => values.remove(&slot).map(|(_, b)| b).unwrap_or_default(),
+            };
+            self.send_accept(slot, batch, out);
+        }
+        // A leader with nothing to re-propose still commits a no-op, so
+        // that lease reads wait until everything before it is applied.
+        if self.ready_at == self.first_unchosen && self.cfg.reads == ReadMode::Lease {
+            self.ready_at = self.next_slot + 1;
+            let slot = self.next_slot;
+            self.next_slot += 1;
+            self.send_accept(slot, Batch::default(), out);
+        }
+        self.heartbeat(out);
+        self.set_heartbeat_timer(out);
+        self.propose(out);
+    }
+
+    fn step_down(&mut self, higher: Ballot, out: &mut Vec<Output>) {
+        let was_leading = self.role != Role::Follower;
+        self.ballot.round = self.ballot.round.max(higher.round);
+        self.role = Role::Follower;
+        self.leader = (higher.node != self.cfg.id && higher.node != 0).then_some(higher.node);
+        self.promises.clear();
+        // Proposed but not chosen: may still be chosen by the next leader.
+        for (_, f) in std::mem::take(&mut self.inflight) {
+            for cmd in &f.batch.0 {
+                self.answer(cmd, ErrorCode::LeaderChanged.reply(), out);
+            }
+        }
+        // Never proposed: definitely not done.
+        for (waiter, cmd) in std::mem::take(&mut self.queue) {
+            self.forget(waiter, &cmd);
+            self.send_reply(waiter, ErrorCode::NoLeader.reply(), out);
+        }
+        self.lease_until_ms = 0;
+        if was_leading {
+            self.set_election_timer(out);
+        }
+    }
+
+    fn heartbeat(&mut self, out: &mut Vec<Output>) {
+        let sent_ms = self.now_ms;
+        self.heartbeat_acks
+            .insert(sent_ms, BTreeSet::from([self.cfg.id]));
+        // Keep only recent rounds of acks: bounded.
+        while self.heartbeat_acks.len() > 16 {
+            self.heartbeat_acks.pop_first();
+        }
+        self.broadcast(
+            &Msg::Heartbeat {
+                ballot: self.ballot,
+                first_unchosen: self.first_unchosen,
+                sent_ms,
+            },
+            out,
+        );
+        // Retransmit what is still unanswered: the network may drop it.
+        let pending: Vec<(Slot, Batch)> = self
+            .inflight
+            .iter()
+            .map(|(s, f)| (*s, f.batch.clone()))
+            .collect();
+        for (slot, batch) in pending {
+            self.broadcast(
+                &Msg::Accept {
+                    ballot: self.ballot,
+                    slot,
+                    batch,
+                },
+                out,
+            );
+        }
+    }
+
+    // ---- proposing ----
+
+    fn send_accept(&mut self, slot: Slot, batch: Batch, out: &mut Vec<Output>) {
+        let ballot = self.ballot;
+        match self.acceptor.accept(ballot, slot, &batch) {
+            Ok(record) => out.push(Output::Persist(record)),
+            Err(higher) => return self.step_down(higher, out),
+        }
+        self.inflight.insert(
+            slot,
+            InFlight {
+                batch: batch.clone(),
+                acks: BTreeSet::from([self.cfg.id]),
+            },
+        );
+        self.broadcast(
+            &Msg::Accept {
+                ballot,
+                slot,
+                batch,
+            },
+            out,
+        );
+        self.check_chosen(slot, out);
+    }
+
+    /// Proposes queued commands: as leader (Multi) or by starting a Basic
+    /// Paxos proposal.
+    fn propose(&mut self, out: &mut Vec<Output>) {
+        match self.cfg.mode {
+            Mode::Multi => {
+                while self.role == Role::Leader
+                    && !self.queue.is_empty()
+                    && self.inflight.len() < self.cfg.inflight_max
+                {
+                    let take = self.queue.len().min(self.cfg.batch_max);
+                    let batch = Batch(self.queue.drain(..take).map(|(_, c)| c).collect());
+                    let slot = self.next_slot;
+                    self.next_slot += 1;
+                    self.send_accept(slot, batch, out);
+                }
+            }
+            Mode::Basic => {
+                if self.proposal.is_none() && !self.queue.is_empty() {
+                    self.start_proposal(out);
+                }
+            }
+        }
+    }
+
+    fn check_chosen(&mut self, slot: Slot, out: &mut Vec<Output>) {
+        let Some(f) = self.inflight.get(&slot) else {
+            return;
+        };
+        if f.acks.len() < self.cfg.quorum() {
+            return;
+        }
+        let batch = f.batch.clone();
+        self.inflight.remove(&slot);
+        self.broadcast(
+            &Msg::Chosen {
+                slot,
+                batch: batch.clone(),
+            },
+            out,
+        );
+        self.learn(slot, batch, out);
+        self.propose(out);
+    }
+
+    // ---- Basic Paxos ----
+
+    fn start_proposal(&mut self, out: &mut Vec<Output>) {
+        let slot = (self.first_unchosen..)
+            .find(|s| !self.chosen.contains_key(s))
+            .expect("some slot is free");
+        let round = self.ballot.round.max(self.acceptor.promise_for(slot).round) + 1;
+        self.ballot = Ballot {
+            round,
+            node: self.cfg.id,
+        };
+        let take = self.queue.len().min(self.cfg.batch_max);
+        let ours = self.queue.drain(..take).map(|(_, c)| c).collect();
+        let mut p = Proposal {
+            slot,
+            ballot: self.ballot,
+            ours,
+            promises: BTreeSet::new(),
+            highest: None,
+            value: None,
+            acks: BTreeSet::new(),
+        };
+        match self.acceptor.prepare_slot(self.ballot, slot) {
+            Ok((accepted, record)) => {
+                out.extend(record.map(Output::Persist));
+                p.promises.insert(self.cfg.id);
+                p.highest = accepted.into_iter().map(|(_, b, v)| (b, v)).next();
+            }
+            Err(_) => unreachable!("our new round is above our own promise"),
+        }
+        self.proposal = Some(p);
+        self.broadcast(
+            &Msg::Prepare {
+                ballot: self.ballot,
+                from: slot,
+                single: true,
+            },
+            out,
+        );
+        // Stalled proposals (lost messages) restart when this fires.
+        self.set_backoff_timer(out);
+        self.basic_progress(out);
+    }
+
+    fn basic_progress(&mut self, out: &mut Vec<Output>) {
+        let quorum = self.cfg.quorum();
+        let Some(p) = self.proposal.as_mut() else {
+            return;
+        };
+        if p.value.is_none() && p.promises.len() >= quorum {
+            let value = match p.highest.take() {
+                Some((_, v)) => v,
+                None => Batch(p.ours.clone()),
+            };
+            p.value = Some(value.clone());
+            let (ballot, slot) = (p.ballot, p.slot);
+            match self.acceptor.accept(ballot, slot, &value) {
+                Ok(record) => out.push(Output::Persist(record)),
+                Err(_) => return self.abandon_proposal(out),
+            }
+            if let Some(p) = self.proposal.as_mut() {
+                p.acks.insert(self.cfg.id);
+            }
+            self.broadcast(
+                &Msg::Accept {
+                    ballot,
+                    slot,
+                    batch: value,
+                },
+                out,
+            );
+        }
+        let Some(p) = self.proposal.as_ref() else {
+            return;
+        };
+        if let (Some(value), true) = (&p.value, p.acks.len() >= quorum) {
+            let (slot, value) = (p.slot, value.clone());
+            let p = self.proposal.take().expect("checked above");
+            self.broadcast(
+                &Msg::Chosen {
+                    slot,
+                    batch: value.clone(),
+                },
+                out,
+            );
+            let ours_won = value.0 == p.ours;
+            self.learn(slot, value, out);
+            if !ours_won {
+                self.requeue(p.ours);
+            }
+            self.propose(out);
+        }
+    }
+
+    fn abandon_proposal(&mut self, out: &mut Vec<Output>) {
+        if let Some(p) = self.proposal.take() {
+            self.requeue(p.ours);
+        }
+        // Retry after a random delay, so dueling proposers stop dueling.
+        self.set_backoff_timer(out);
+    }
+
+    fn requeue(&mut self, commands: Vec<Command>) {
+        for cmd in commands.into_iter().rev() {
+            let waiter = self
+                .waiters
+                .get(&(cmd.client, cmd.seq))
+                .and_then(|w| w.first().copied())
+                .unwrap_or(Waiter::Local(u64::MAX));
+            self.queue.push_front((waiter, cmd));
+        }
+    }
+
+    // ---- learning and applying ----
+
+    fn learn(&mut self, slot: Slot, batch: Batch, out: &mut Vec<Output>) {
+        if slot < self.first_unchosen {
+            return;
+        }
+        if let Some(known) = self.chosen.get(&slot) {
+            // With the planted bug two values can be chosen; keep the
+            // first so the model checker sees replicas disagree.
+            if !self.cfg.planted_bug_ignore_promise {
+                assert_eq!(known, &batch, "a chosen value never changes (slot {slot})");
+            }
+            return;
+        }
+        out.push(Output::Persist(Record::Chosen {
+            slot,
+            batch: batch.clone(),
+        }));
+        self.chosen.insert(slot, batch);
+        if let Some(p) = &self.proposal {
+            if p.slot == slot {
+                // Someone else's value took our slot: try the next one.
+                let p = self.proposal.take().expect("checked above");
+                self.requeue(p.ours);
+            }
+        }
+        self.advance(out);
+    }
+
+    /// Moves `first_unchosen` over contiguous chosen slots and applies them.
+    fn advance(&mut self, out: &mut Vec<Output>) {
+        while let Some(batch) = self.chosen.get(&self.first_unchosen).cloned() {
+            for cmd in &batch.0 {
+                let result = self.kv.apply(cmd);
+                self.answer(cmd, Reply::Ok(result), out);
+            }
+            self.first_unchosen += 1;
+            self.applied = self.first_unchosen;
+        }
+        self.finish_reads(out);
+    }
+
+    fn answer(&mut self, cmd: &Command, reply: Reply, out: &mut Vec<Output>) {
+        if let Some(waiters) = self.waiters.remove(&(cmd.client, cmd.seq)) {
+            for w in waiters {
+                self.send_reply(w, reply.clone(), out);
+            }
+        }
+    }
+
+    fn forget(&mut self, waiter: Waiter, cmd: &Command) {
+        if let Some(ws) = self.waiters.get_mut(&(cmd.client, cmd.seq)) {
+            ws.retain(|w| *w != waiter);
+            if ws.is_empty() {
+                self.waiters.remove(&(cmd.client, cmd.seq));
+            }
+        }
+    }
+
+    fn send_reply(&mut self, waiter: Waiter, reply: Reply, out: &mut Vec<Output>) {
+        match waiter {
+            Waiter::Local(request) if request != u64::MAX => {
+                out.push(Output::Reply { request, reply })
+            }
+            Waiter::Local(_) => {}
+            Waiter::Remote(to, request) => out.push(Output::Send {
+                to,
+                msg: Msg::ForwardReply { request, reply },
+            }),
+        }
+    }
+
+    // ---- client requests ----
+
+    fn on_request(&mut self, request: RequestId, command: Command, out: &mut Vec<Output>) {
+        if command.op.is_read() {
+            match self.cfg.reads {
+                ReadMode::Local => {
+                    let result = self.kv.read(&command.op).expect("reads have local answers");
+                    return out.push(Output::Reply {
+                        request,
+                        reply: Reply::Ok(result),
+                    });
+                }
+                ReadMode::Lease if self.lease_valid() => {
+                    let result = self.kv.read(&command.op).expect("reads have local answers");
+                    return out.push(Output::Reply {
+                        request,
+                        reply: Reply::Ok(result),
+                    });
+                }
+                ReadMode::Quorum => return self.start_quorum_read(request, command, out),
+                ReadMode::Log | ReadMode::Lease => {}
+            }
+        }
+        self.enqueue(Waiter::Local(request), command, out);
+    }
+
+    fn enqueue(&mut self, waiter: Waiter, command: Command, out: &mut Vec<Output>) {
+        if self.cfg.mode == Mode::Multi && self.role != Role::Leader {
+            return match (self.leader, waiter) {
+                (Some(leader), Waiter::Local(request)) => {
+                    self.forwarded.insert(request, ());
+                    out.push(Output::Send {
+                        to: leader,
+                        msg: Msg::Forward { request, command },
+                    });
+                }
+                _ => self.send_reply(waiter, ErrorCode::NoLeader.reply(), out),
+            };
+        }
+        if self.queue.len() >= self.cfg.queue_max {
+            return self.send_reply(waiter, ErrorCode::Busy.reply(), out);
+        }
+        self.waiters
+            .entry((command.client, command.seq))
+            .or_default()
+            .push(waiter);
+        self.queue.push_back((waiter, command));
+    }
+
+    fn lease_valid(&self) -> bool {
+        self.role == Role::Leader
+            && self.now_ms < self.lease_until_ms
+            && self.applied >= self.ready_at
+    }
+
+    fn start_quorum_read(&mut self, request: RequestId, command: Command, out: &mut Vec<Output>) {
+        let probe = self.next_probe;
+        self.next_probe += 1;
+        // Bounded: the oldest pending read gives up (the client times out).
+        if self.reads.len() >= self.cfg.queue_max {
+            self.reads.pop_first();
+        }
+        self.reads.insert(
+            probe,
+            QuorumRead {
+                request,
+                command,
+                replies: BTreeSet::from([self.cfg.id]),
+                wait_for: self.acceptor.accepted_end(),
+            },
+        );
+        self.broadcast(&Msg::ReadProbe { probe }, out);
+        self.finish_reads(out);
+    }
+
+    fn finish_reads(&mut self, out: &mut Vec<Output>) {
+        let quorum = self.cfg.quorum();
+        let applied = self.applied;
+        let ready: Vec<u64> = self
+            .reads
+            .iter()
+            .filter(|(_, r)| r.replies.len() >= quorum && applied >= r.wait_for)
+            .map(|(p, _)| *p)
+            .collect();
+        for probe in ready {
+            let r = self.reads.remove(&probe).expect("listed above");
+            let result = self
+                .kv
+                .read(&r.command.op)
+                .expect("reads have local answers");
+            out.push(Output::Reply {
+                request: r.request,
+                reply: Reply::Ok(result),
+            });
+        }
+        // A read may wait for slots nobody is proposing: as leader, fill
+        // the gap with a no-op so it gets chosen.
+        if self.role == Role::Leader {
+            let need = self.reads.values().map(|r| r.wait_for).max().unwrap_or(0);
+            if need > self.next_slot && self.inflight.is_empty() {
+                let slot = self.next_slot;
+                self.next_slot += 1;
+                self.send_accept(slot, Batch::default(), out);
+            }
+        }
+    }
+
+    // ---- messages ----
+
+    fn on_message(&mut self, from: NodeId, msg: Msg, out: &mut Vec<Output>) {
+        match msg {
+            Msg::Prepare {
+                ballot,
+                from: slot,
+                single,
+            } => self.on_prepare(from, ballot, slot, single, out),
+            Msg::Promise { ballot, accepted } => {
+                if self.cfg.mode == Mode::Basic {
+                    if let Some(p) = self.proposal.as_mut() {
+                        if p.ballot == ballot && p.value.is_none() {
+                            p.promises.insert(from);
+                            for (_, b, v) in accepted {
+                                if p.highest.as_ref().is_none_or(|(hb, _)| b > *hb) {
+                                    p.highest = Some((b, v));
+                                }
+                            }
+                        }
+                    }
+                    return self.basic_progress(out);
+                }
+                if self.role == Role::Candidate && ballot == self.ballot {
+                    self.promises.insert(from, accepted);
+                    self.maybe_win(out);
+                }
+            }
+            Msg::Nack { ballot, promised } => {
+                if self.cfg.mode == Mode::Basic {
+                    self.ballot.round = self.ballot.round.max(promised.round);
+                    if self.proposal.as_ref().is_some_and(|p| p.ballot == ballot) {
+                        self.abandon_proposal(out);
+                    }
+                } else if ballot == self.ballot && promised > self.ballot {
+                    self.step_down(promised, out);
+                }
+            }
+            Msg::Accept {
+                ballot,
+                slot,
+                batch,
+            } => self.on_accept(from, ballot, slot, batch, out),
+            Msg::Accepted { ballot, slot } => {
+                if self.cfg.mode == Mode::Basic {
+                    if let Some(p) = self.proposal.as_mut() {
+                        if p.ballot == ballot && p.slot == slot && p.value.is_some() {
+                            p.acks.insert(from);
+                        }
+                    }
+                    return self.basic_progress(out);
+                }
+                if self.role == Role::Leader && ballot == self.ballot {
+                    if let Some(f) = self.inflight.get_mut(&slot) {
+                        f.acks.insert(from);
+                    }
+                    self.check_chosen(slot, out);
+                }
+            }
+            Msg::Chosen { slot, batch } => {
+                self.learn(slot, batch, out);
+                if slot > self.first_unchosen {
+                    out.push(Output::Send {
+                        to: from,
+                        msg: Msg::CatchUp {
+                            from: self.first_unchosen,
+                        },
+                    });
+                }
+                self.propose(out);
+            }
+            Msg::Heartbeat {
+                ballot,
+                first_unchosen,
+                sent_ms,
+            } => {
+                if ballot < self.acceptor.promised() {
+                    return out.push(Output::Send {
+                        to: from,
+                        msg: Msg::Nack {
+                            ballot,
+                            promised: self.acceptor.promised(),
+                        },
+                    });
+                }
+                self.follow(from, ballot, out);
+                if first_unchosen > self.first_unchosen {
+                    out.push(Output::Send {
+                        to: from,
+                        msg: Msg::CatchUp {
+                            from: self.first_unchosen,
+                        },
+                    });
+                }
+                out.push(Output::Send {
+                    to: from,
+                    msg: Msg::HeartbeatAck { ballot, sent_ms },
+                });
+            }
+            Msg::HeartbeatAck { ballot, sent_ms } => {
+                if self.role == Role::Leader && ballot == self.ballot {
+                    if let Some(acks) = self.heartbeat_acks.get_mut(&sent_ms) {
+                        acks.insert(from);
+                        if acks.len() >= self.cfg.quorum() {
+                            // Followers will not elect anyone else until
+                            // lease_ms after they acked, on their clocks.
+                            self.lease_until_ms =
+                                self.lease_until_ms.max(sent_ms + self.cfg.lease_ms);
+                        }
+                    }
+                }
+            }
+            Msg::CatchUp { from: start } => {
+                for slot in start..self.first_unchosen.min(start + CATCH_UP_MAX) {
+                    if let Some(batch) = self.chosen_value(slot) {
+                        out.push(Output::Send {
+                            to: from,
+                            msg: Msg::Chosen { slot, batch },
+                        });
+                    }
+                }
+            }
+            Msg::Forward { request, command } => {
+                if self.role == Role::Leader {
+                    self.enqueue(Waiter::Remote(from, request), command, out);
+                    self.propose(out);
+                } else {
+                    out.push(Output::Send {
+                        to: from,
+                        msg: Msg::ForwardReply {
+                            request,
+                            reply: ErrorCode::NoLeader.reply(),
+                        },
+                    });
+                }
+            }
+            Msg::ForwardReply { request, reply } => {
+                if self.forwarded.remove(&request).is_some() {
+                    out.push(Output::Reply { request, reply });
+                }
+            }
+            Msg::ReadProbe { probe } => out.push(Output::Send {
+                to: from,
+                msg: Msg::ReadProbeReply {
+                    probe,
+                    accepted_end: self.acceptor.accepted_end().max(self.first_unchosen),
+                },
+            }),
+            Msg::ReadProbeReply {
+                probe,
+                accepted_end,
+            } => {
+                if let Some(r) = self.reads.get_mut(&probe) {
+                    r.replies.insert(from);
+                    r.wait_for = r.wait_for.max(accepted_end);
+                }
+                self.finish_reads(out);
+            }
+        }
+    }
+
+    /// The value chosen in `slot`, if known here. (Not the acceptor's:
+    /// an acceptor may hold a value that lost.)
+    fn chosen_value(&self, slot: Slot) -> Option<Batch> {
+        self.chosen.get(&slot).cloned()
+    }
+
+    fn follow(&mut self, leader: NodeId, ballot: Ballot, out: &mut Vec<Output>) {
+        if ballot > self.ballot && self.role != Role::Follower {
+            self.step_down(ballot, out);
+        }
+        if ballot.node == leader {
+            self.leader = Some(leader);
+            self.last_leader_contact_ms = Some(self.now_ms);
+        }
+    }
+
+    fn on_prepare(
+        &mut self,
+        from: NodeId,
+        ballot: Ballot,
+        slot: Slot,
+        single: bool,
+        out: &mut Vec<Output>,
+    ) {
+        // With leases, a follower that recently heard from a live leader
+        // refuses to help elect another until the lease it granted ends.
+        if !single
+            && self.cfg.reads == ReadMode::Lease
+            && self.leader.is_some_and(|l| l != from)
+            && self
+                .last_leader_contact_ms
+                .is_some_and(|t| self.now_ms < t + self.cfg.lease_ms)
+        {
+            return;
+        }
+        if single {
+            if let Some(batch) = self.chosen_value(slot) {
+                // Already chosen: tell the proposer instead of promising.
+                return out.push(Output::Send {
+                    to: from,
+                    msg: Msg::Chosen { slot, batch },
+                });
+            }
+        }
+        let result = if single {
+            self.acceptor.prepare_slot(ballot, slot)
+        } else {
+            self.acceptor.prepare(ballot, slot)
+        };
+        match result {
+            Ok((accepted, record)) => {
+                out.extend(record.map(Output::Persist));
+                if !single && ballot > self.ballot && self.role != Role::Follower {
+                    self.step_down(ballot, out);
+                }
+                out.push(Output::Send {
+                    to: from,
+                    msg: Msg::Promise { ballot, accepted },
+                });
+            }
+            Err(promised) => out.push(Output::Send {
+                to: from,
+                msg: Msg::Nack { ballot, promised },
+            }),
+        }
+    }
+
+    fn on_accept(
+        &mut self,
+        from: NodeId,
+        ballot: Ballot,
+        slot: Slot,
+        batch: Batch,
+        out: &mut Vec<Output>,
+    ) {
+        if slot < self.first_unchosen {
+            // Already chosen here; the leader is retransmitting.
+            return out.push(Output::Send {
+                to: from,
+                msg: Msg::Accepted { ballot, slot },
+            });
+        }
+        match self.acceptor.accept(ballot, slot, &batch) {
+            Ok(record) => {
+                out.push(Output::Persist(record));
+                if self.cfg.mode == Mode::Multi && from != self.cfg.id {
+                    self.follow(from, ballot, out);
+                }
+                out.push(Output::Send {
+                    to: from,
+                    msg: Msg::Accepted { ballot, slot },
+                });
+            }
+            Err(promised) => out.push(Output::Send {
+                to: from,
+                msg: Msg::Nack { ballot, promised },
+            }),
+        }
+    }
+}

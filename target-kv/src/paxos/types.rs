@@ -1,0 +1,345 @@
+//! The vocabulary of the consensus core: ballots, slots, messages, the
+//! records it persists, and its inputs and outputs.
+
+use crate::kv::{Command, KvResult};
+use serde::{Deserialize, Serialize};
+
+/// A replica's id (1-based in configurations).
+pub type NodeId = u64;
+/// A position in the replicated log.
+pub type Slot = u64;
+/// The shell's handle for a client request, echoed in its reply.
+pub type RequestId = u64;
+
+/// A ballot: a round number and the node that owns it. Ordered by round,
+/// then node, so two proposers never share a ballot.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Ballot {
+    /// The round.
+    pub round: u64,
+    /// The proposer.
+    pub node: NodeId,
+}
+
+impl Ballot {
+    /// The least ballot: nothing was ever promised.
+    pub const ZERO: Ballot = Ballot { round: 0, node: 0 };
+}
+
+/// What a slot holds: a batch of commands (empty: a no-op that fills a gap).
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Batch(pub Vec<Command>);
+
+/// Which consensus protocol the cluster runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Mode {
+    /// Multi-Paxos: one leader runs phase 1 for all slots, then phase 2 per batch.
+    Multi,
+    /// Basic Paxos per slot: whoever receives a command runs both phases.
+    Basic,
+}
+
+/// How reads are served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ReadMode {
+    /// Through the log, like writes (linearizable).
+    Log,
+    /// Ask a majority for the highest slot each accepted, wait to apply it,
+    /// answer locally (linearizable).
+    Quorum,
+    /// The leader answers locally while its lease, measured on its own
+    /// clock, lasts (linearizable only while clocks drift within bounds).
+    Lease,
+    /// Any node answers from local state. UNSAFE: not linearizable.
+    Local,
+}
+
+/// The core's configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Config {
+    /// This replica.
+    pub id: NodeId,
+    /// Every member, this one included.
+    pub members: Vec<NodeId>,
+    /// Multi or basic Paxos.
+    pub mode: Mode,
+    /// How reads are served.
+    pub reads: ReadMode,
+    /// Leader heartbeat period.
+    pub heartbeat_ms: u64,
+    /// A follower starts an election after hearing nothing for a random
+    /// time in this range.
+    pub election_timeout_ms: (u64, u64),
+    /// Basic Paxos retries a conflicted proposal after a random delay in
+    /// this range (and restarts a stalled one).
+    pub backoff_ms: (u64, u64),
+    /// How long a lease lasts, on the leader's clock.
+    pub lease_ms: u64,
+    /// Most slots a leader has in flight at once.
+    pub inflight_max: usize,
+    /// Most commands in one slot.
+    pub batch_max: usize,
+    /// Most requests waiting to be proposed; more are refused (busy).
+    pub queue_max: usize,
+    /// TEST ONLY: an acceptor that ignores its promise, so the model
+    /// checker can prove it notices. Never set outside tests.
+    pub planted_bug_ignore_promise: bool,
+}
+
+impl Config {
+    /// Defaults for a cluster of `members`, seen from `id`.
+    pub fn new(id: NodeId, members: Vec<NodeId>) -> Config {
+        Config {
+            id,
+            members,
+            mode: Mode::Multi,
+            reads: ReadMode::Log,
+            heartbeat_ms: 50,
+            election_timeout_ms: (300, 600),
+            backoff_ms: (5, 50),
+            lease_ms: 1000,
+            inflight_max: 256,
+            batch_max: 64,
+            queue_max: 4096,
+            planted_bug_ignore_promise: false,
+        }
+    }
+
+    /// How many replicas make a majority.
+    pub fn quorum(&self) -> usize {
+        self.members.len() / 2 + 1
+    }
+}
+
+/// Messages between replicas.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Msg {
+    /// Phase 1a: promise me `ballot` for every slot from `from` on (Multi),
+    /// or for slot `from` only (`single`, Basic).
+    Prepare {
+        /// The proposer's ballot.
+        ballot: Ballot,
+        /// The first slot it covers.
+        from: Slot,
+        /// Basic Paxos: only this one slot.
+        single: bool,
+    },
+    /// Phase 1b: promised, with what was accepted in the covered slots.
+    Promise {
+        /// The ballot promised.
+        ballot: Ballot,
+        /// (slot, ballot, value) accepted in the covered slots.
+        accepted: Vec<(Slot, Ballot, Batch)>,
+    },
+    /// Refused: a higher ballot was promised.
+    Nack {
+        /// The refused ballot.
+        ballot: Ballot,
+        /// The promise that refused it.
+        promised: Ballot,
+    },
+    /// Phase 2a: accept `batch` in `slot` at `ballot`.
+    Accept {
+        /// The leader's (or proposer's) ballot.
+        ballot: Ballot,
+        /// The slot.
+        slot: Slot,
+        /// The value.
+        batch: Batch,
+    },
+    /// Phase 2b: accepted.
+    Accepted {
+        /// The ballot accepted.
+        ballot: Ballot,
+        /// The slot.
+        slot: Slot,
+    },
+    /// A value was chosen (learned by a majority of acceptors).
+    Chosen {
+        /// The slot.
+        slot: Slot,
+        /// Its value, forever.
+        batch: Batch,
+    },
+    /// The leader is alive; everything below `first_unchosen` is chosen.
+    Heartbeat {
+        /// The leader's ballot.
+        ballot: Ballot,
+        /// The leader's first slot not known chosen.
+        first_unchosen: Slot,
+        /// The leader's clock when sent (echoed for leases).
+        sent_ms: u64,
+    },
+    /// A follower's answer to a heartbeat.
+    HeartbeatAck {
+        /// The leader's ballot.
+        ballot: Ballot,
+        /// Echo of the heartbeat's `sent_ms`.
+        sent_ms: u64,
+    },
+    /// Send me the chosen values from `from` on.
+    CatchUp {
+        /// The first slot wanted.
+        from: Slot,
+    },
+    /// A follower hands a client request to the leader.
+    Forward {
+        /// The origin's request id.
+        request: RequestId,
+        /// The request.
+        command: Command,
+    },
+    /// The leader's answer to a forwarded request.
+    ForwardReply {
+        /// The origin's request id.
+        request: RequestId,
+        /// The answer.
+        reply: Reply,
+    },
+    /// Quorum read: what is the highest slot you accepted?
+    ReadProbe {
+        /// The probe's id.
+        probe: u64,
+    },
+    /// The answer to a probe.
+    ReadProbeReply {
+        /// The probe's id.
+        probe: u64,
+        /// One past the highest slot accepted (0: none).
+        accepted_end: Slot,
+    },
+}
+
+/// A change to the acceptor's durable state, written to the WAL.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Record {
+    /// Promised `ballot` for every slot from `from` on.
+    Promise {
+        /// The ballot.
+        ballot: Ballot,
+        /// The first slot covered.
+        from: Slot,
+    },
+    /// Promised `ballot` for one slot (Basic Paxos).
+    PromiseSlot {
+        /// The slot.
+        slot: Slot,
+        /// The ballot.
+        ballot: Ballot,
+    },
+    /// Accepted a value.
+    Accepted {
+        /// The slot.
+        slot: Slot,
+        /// The ballot.
+        ballot: Ballot,
+        /// The value.
+        batch: Batch,
+    },
+    /// Learned that a value was chosen.
+    Chosen {
+        /// The slot.
+        slot: Slot,
+        /// The value.
+        batch: Batch,
+    },
+}
+
+/// Why a request was refused, and whether it definitely did not happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// No leader is known (definite: nothing was proposed).
+    NoLeader,
+    /// Too many requests waiting (definite).
+    Busy,
+    /// The leader lost its leadership while the request was in flight
+    /// (indeterminate: it may still be chosen).
+    LeaderChanged,
+}
+
+/// The answer to a client request.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Reply {
+    /// Applied (or read), with its result.
+    Ok(KvResult),
+    /// Not done; `definite` says whether it certainly did not happen.
+    Error {
+        /// What went wrong.
+        code: ErrorCode,
+        /// True: it did not and will not take effect.
+        definite: bool,
+    },
+}
+
+impl ErrorCode {
+    /// The reply for this code.
+    pub fn reply(self) -> Reply {
+        Reply::Error {
+            code: self,
+            definite: !matches!(self, ErrorCode::LeaderChanged),
+        }
+    }
+}
+
+/// Timers the core asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Timer {
+    /// Start an election if no leader was heard from.
+    Election,
+    /// Send heartbeats and retransmit (leader).
+    Heartbeat,
+    /// Retry or restart a Basic Paxos proposal.
+    Backoff,
+}
+
+/// What the core is fed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Input {
+    /// Start up (after boot or recovery): sets the first timers.
+    Start,
+    /// A timer fired.
+    Timeout(Timer),
+    /// A message from a peer.
+    Message {
+        /// The sender.
+        from: NodeId,
+        /// The message.
+        msg: Msg,
+    },
+    /// Client requests (several at once become one batch where possible).
+    Requests(Vec<(RequestId, Command)>),
+}
+
+/// What the core asks its driver to do, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Output {
+    /// Make this durable before anything after it leaves the node.
+    Persist(Record),
+    /// Send a message.
+    Send {
+        /// The recipient.
+        to: NodeId,
+        /// The message.
+        msg: Msg,
+    },
+    /// Answer a client request.
+    Reply {
+        /// The request.
+        request: RequestId,
+        /// The answer.
+        reply: Reply,
+    },
+    /// Fire `timer` after a random delay in `[min, max]` milliseconds
+    /// (replacing any pending one of the same kind).
+    SetTimer {
+        /// Which timer.
+        timer: Timer,
+        /// Shortest delay.
+        min_ms: u64,
+        /// Longest delay.
+        max_ms: u64,
+    },
+}
