@@ -25,6 +25,41 @@ pub enum Command {
     Check(CheckArgs),
     /// Generate a synthetic linearizable history (for benchmarks).
     GenHistory(GenArgs),
+    /// Run one node of the bundled key-value store (same as `skeptic-kv`).
+    Node(NodeCmd),
+    /// Start a local cluster of the bundled store; Ctrl-C stops it.
+    Cluster(ClusterArgs),
+}
+
+/// Flags of `skeptic node`.
+#[derive(Debug, clap::Args)]
+pub struct NodeCmd {
+    /// The node's flags.
+    #[command(flatten)]
+    pub node: target_kv::server::NodeArgs,
+}
+
+/// Flags of `skeptic cluster`.
+#[derive(Debug, clap::Args)]
+pub struct ClusterArgs {
+    /// How many nodes.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+    /// Consensus variant.
+    #[arg(long, value_enum, default_value_t = target_kv::server::ConsensusArg::Multi)]
+    pub consensus: target_kv::server::ConsensusArg,
+    /// Read path (`local` is UNSAFE).
+    #[arg(long, value_enum, default_value_t = target_kv::server::ReadsArg::Log)]
+    pub reads: target_kv::server::ReadsArg,
+    /// WAL sync policy (`never` is UNSAFE).
+    #[arg(long, value_enum, default_value_t = target_kv::server::FsyncArg::Always)]
+    pub fsync: target_kv::server::FsyncArg,
+    /// Where the nodes keep their data (a temporary directory when omitted).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Enable the fault endpoints.
+    #[arg(long)]
+    pub fault_hooks: bool,
 }
 
 /// Flags of `skeptic check`.

@@ -1,7 +1,9 @@
 //! One module per subcommand; `run` dispatches.
 
 mod check;
+mod cluster;
 mod gen_history;
+mod node;
 
 use crate::cli::{Cli, Command};
 
@@ -10,5 +12,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Check(args) => check::run(&args),
         Command::GenHistory(args) => gen_history::run(&args),
+        Command::Node(args) => node::run(args),
+        Command::Cluster(args) => cluster::run(&args),
     }
 }

@@ -6,9 +6,9 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// One operation on the store.
+/// One operation on the store. (Plain externally tagged serde: the peer
+/// codec, postcard, cannot read internally tagged enums.)
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
 pub enum KvOp {
     /// The key's value, or nothing.
     Get {
@@ -74,7 +74,6 @@ pub struct Command {
 
 /// What applying an operation gave.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
 pub enum KvResult {
     /// A get's value (`None`: absent).
     Value {

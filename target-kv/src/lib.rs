@@ -2,6 +2,11 @@
 //! machine ([`kv`]) ordered by a sans-IO consensus core ([`paxos`]), with
 //! durable storage ([`storage`]).
 
+pub mod clock;
+pub mod http;
 pub mod kv;
+pub mod node;
 pub mod paxos;
+pub mod server;
 pub mod storage;
+pub mod transport;

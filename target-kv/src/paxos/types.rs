@@ -343,3 +343,104 @@ pub enum Output {
         max_ms: u64,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::{Command, KvOp, KvResult};
+
+    /// Every message and record must survive the peer and WAL codec
+    /// (postcard cannot read some serde shapes, e.g. internally tagged enums).
+    #[test]
+    fn messages_and_records_round_trip_through_postcard() {
+        let b = Ballot { round: 3, node: 2 };
+        let batch = Batch(vec![
+            Command {
+                client: 1,
+                seq: 2,
+                op: KvOp::Cas {
+                    key: "k".into(),
+                    from: None,
+                    to: "v".into(),
+                },
+            },
+            Command {
+                client: 1,
+                seq: 3,
+                op: KvOp::Get { key: "k".into() },
+            },
+        ]);
+        let msgs = vec![
+            Msg::Prepare {
+                ballot: b,
+                from: 4,
+                single: true,
+            },
+            Msg::Promise {
+                ballot: b,
+                accepted: vec![(4, b, batch.clone())],
+            },
+            Msg::Nack {
+                ballot: b,
+                promised: b,
+            },
+            Msg::Accept {
+                ballot: b,
+                slot: 4,
+                batch: batch.clone(),
+            },
+            Msg::Accepted { ballot: b, slot: 4 },
+            Msg::Chosen {
+                slot: 4,
+                batch: batch.clone(),
+            },
+            Msg::Heartbeat {
+                ballot: b,
+                first_unchosen: 5,
+                sent_ms: 6,
+            },
+            Msg::HeartbeatAck {
+                ballot: b,
+                sent_ms: 6,
+            },
+            Msg::CatchUp { from: 1 },
+            Msg::Forward {
+                request: 9,
+                command: batch.0[0].clone(),
+            },
+            Msg::ForwardReply {
+                request: 9,
+                reply: Reply::Ok(KvResult::CasMismatch {
+                    current: Some("x".into()),
+                }),
+            },
+            Msg::ForwardReply {
+                request: 9,
+                reply: ErrorCode::LeaderChanged.reply(),
+            },
+            Msg::ReadProbe { probe: 1 },
+            Msg::ReadProbeReply {
+                probe: 1,
+                accepted_end: 7,
+            },
+        ];
+        for m in msgs {
+            let bytes = postcard::to_stdvec(&m).expect("encodes");
+            assert_eq!(postcard::from_bytes::<Msg>(&bytes).expect("decodes"), m);
+        }
+        let records = vec![
+            Record::Promise { ballot: b, from: 0 },
+            Record::PromiseSlot { slot: 1, ballot: b },
+            Record::Accepted {
+                slot: 1,
+                ballot: b,
+                batch: batch.clone(),
+            },
+            Record::Chosen { slot: 1, batch },
+        ];
+        for r in records {
+            let bytes = postcard::to_stdvec(&r).expect("encodes");
+            assert_eq!(postcard::from_bytes::<Record>(&bytes).expect("decodes"), r);
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! `skeptic cluster`: a local cluster of the bundled store as child
+//! processes (`skeptic node`), each in its own process group, stopped and
+//! reaped on Ctrl-C, on error, and if this process panics.
+
+use crate::cli::ClusterArgs;
+use anyhow::Context;
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+
+/// Children killed and reaped when dropped (also on panic and early return).
+struct Children(Vec<Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A free loopback address, chosen by the OS.
+fn free_addr() -> anyhow::Result<SocketAddr> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+fn value_name<T: clap::ValueEnum>(v: T) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().to_string())
+        .unwrap_or_default()
+}
+
+/// Starts the nodes, prints their client addresses, waits for Ctrl-C.
+pub fn run(args: &ClusterArgs) -> anyhow::Result<u8> {
+    anyhow::ensure!((1..=9).contains(&args.nodes), "--nodes takes 1 to 9");
+    let temp;
+    let dir = match &args.data_dir {
+        Some(d) => d.clone(),
+        None => {
+            temp = tempfile::tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    let http: Vec<SocketAddr> = (0..args.nodes)
+        .map(|_| free_addr())
+        .collect::<anyhow::Result<_>>()?;
+    let peer: Vec<SocketAddr> = (0..args.nodes)
+        .map(|_| free_addr())
+        .collect::<anyhow::Result<_>>()?;
+    let peers = peer
+        .iter()
+        .enumerate()
+        .map(|(i, a)| format!("{}={a}", i + 1))
+        .collect::<Vec<_>>()
+        .join(",");
+    let exe = std::env::current_exe().context("cannot find this program's path")?;
+    let mut children = Children(Vec::new());
+    for (i, addr) in http.iter().enumerate() {
+        let mut cmd = Command::new(&exe);
+        cmd.arg("node")
+            .args([
+                "--id",
+                &(i + 1).to_string(),
+                "--listen",
+                &addr.to_string(),
+                "--peers",
+                &peers,
+            ])
+            .arg("--data-dir")
+            .arg(dir.join(format!("n{}", i + 1)))
+            .args([
+                "--consensus",
+                &value_name(args.consensus),
+                "--reads",
+                &value_name(args.reads),
+            ])
+            .args(["--fsync", &value_name(args.fsync)])
+            .stdin(Stdio::null())
+            .process_group(0);
+        if args.fault_hooks {
+            cmd.arg("--fault-hooks");
+        }
+        children.0.push(cmd.spawn().context("cannot start a node")?);
+    }
+    for (i, (a, child)) in http.iter().zip(&children.0).enumerate() {
+        println!("node {}: http://{a} (pid {})", i + 1, child.id());
+    }
+    println!("data: {}", dir.display());
+    println!("Ctrl-C stops the cluster.");
+    // Whoever reads our output (a test, a script) sees it now.
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(target_kv::server::shutdown_signal());
+    drop(children);
+    Ok(0)
+}

@@ -1,0 +1,331 @@
+//! Real processes on loopback: a 3-node `skeptic-kv` cluster, killed,
+//! restarted, partitioned through its fault hooks, fed bad requests.
+
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free loopback port (bound, then released for the node to take).
+fn free_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    l.local_addr().expect("an address")
+}
+
+/// A cluster of node processes, killed and reaped on drop.
+struct Cluster {
+    http: Vec<SocketAddr>,
+    peers: String,
+    dir: tempfile::TempDir,
+    children: Vec<Option<Child>>,
+    extra: Vec<String>,
+}
+
+impl Cluster {
+    fn start(n: usize, extra: &[&str]) -> Cluster {
+        let http: Vec<SocketAddr> = (0..n).map(|_| free_port()).collect();
+        let peer: Vec<SocketAddr> = (0..n).map(|_| free_port()).collect();
+        let peers = peer
+            .iter()
+            .enumerate()
+            .map(|(i, a)| format!("{}={a}", i + 1))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut c = Cluster {
+            http,
+            peers,
+            dir: tempfile::tempdir().expect("a temp dir"),
+            children: (0..n).map(|_| None).collect(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        for i in 0..n {
+            c.spawn(i);
+        }
+        c
+    }
+
+    fn data_dir(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("n{}", i + 1))
+    }
+
+    fn spawn(&mut self, i: usize) {
+        let child = Command::new(env!("CARGO_BIN_EXE_skeptic-kv"))
+            .args([
+                "--id",
+                &(i + 1).to_string(),
+                "--listen",
+                &self.http[i].to_string(),
+                "--peers",
+                &self.peers,
+            ])
+            .arg("--data-dir")
+            .arg(self.data_dir(i))
+            .args([
+                "--fault-hooks",
+                "--election-timeout-ms",
+                "150",
+                "--op-timeout-ms",
+                "1000",
+            ])
+            .args(&self.extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("skeptic-kv starts");
+        self.children[i] = Some(child);
+    }
+
+    /// SIGKILL and reap.
+    fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.children[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self, i: usize, path: &str) -> String {
+        format!("http://{}{}", self.http[i], path)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.children.len() {
+            self.kill(i);
+        }
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .expect("a client")
+}
+
+async fn post(c: &reqwest::Client, url: &str, body: Value) -> Option<(u16, Value)> {
+    let r = c.post(url).json(&body).send().await.ok()?;
+    let status = r.status().as_u16();
+    Some((status, r.json().await.ok()?))
+}
+
+async fn status(c: &reqwest::Client, cl: &Cluster, i: usize) -> Option<Value> {
+    c.get(cl.url(i, "/status"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()
+}
+
+/// Waits (bounded) until some live node among `nodes` says it leads.
+async fn leader(c: &reqwest::Client, cl: &Cluster, nodes: &[usize]) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        for &i in nodes {
+            if let Some(s) = status(c, cl, i).await {
+                if s["role"] == "leader" {
+                    return i;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no leader among {nodes:?} within 20 s");
+}
+
+/// Sets with retries through any node until one is acknowledged.
+async fn set_ok(c: &reqwest::Client, cl: &Cluster, nodes: &[usize], key: &str, value: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        for &i in nodes {
+            if let Some((200, _)) = post(
+                c,
+                &cl.url(i, "/kv/set"),
+                json!({"key": key, "value": value}),
+            )
+            .await
+            {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("set {key} was never acknowledged");
+}
+
+async fn get(c: &reqwest::Client, cl: &Cluster, nodes: &[usize], key: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        for &i in nodes {
+            if let Some((200, v)) = post(c, &cl.url(i, "/kv/get"), json!({"key": key})).await {
+                return v["value"].clone();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("get {key} never answered");
+}
+
+#[tokio::test]
+async fn bad_requests_get_json_errors() {
+    let cl = Cluster::start(3, &[]);
+    let c = client();
+    leader(&c, &cl, &[0, 1, 2]).await;
+    let cases = [
+        ("/kv/get", "{not json", 400, "bad_request"),
+        ("/kv/set", r#"{"key":"k"}"#, 422, "bad_request"),
+        ("/kv/nope", "{}", 404, "not_found"),
+    ];
+    for (path, body, want, code) in cases {
+        let r = c
+            .post(cl.url(0, path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(r.status().as_u16(), want, "{path} {body}");
+        let v: Value = r.json().await.expect("a JSON error");
+        assert_eq!(v["error"], code, "{path}");
+        assert_eq!(v["definite"], true);
+    }
+    let big = "x".repeat(70 * 1024);
+    let (status, v) = post(&c, &cl.url(1, "/kv/set"), json!({"key": "k", "value": big}))
+        .await
+        .expect("an answer");
+    assert_eq!((status, v["error"].as_str()), (413, Some("too_large")));
+    let big = "x".repeat(300 * 1024);
+    let (status, _) = post(&c, &cl.url(1, "/kv/set"), json!({"key": "k", "value": big}))
+        .await
+        .expect("an answer");
+    assert_eq!(status, 413);
+}
+
+#[tokio::test]
+async fn killing_the_leader_loses_no_acknowledged_write() {
+    let mut cl = Cluster::start(3, &[]);
+    let c = client();
+    let first = leader(&c, &cl, &[0, 1, 2]).await;
+    for i in 0..20 {
+        set_ok(&c, &cl, &[first], &format!("k{i}"), &format!("v{i}")).await;
+    }
+    cl.kill(first);
+    let rest: Vec<usize> = (0..3).filter(|&i| i != first).collect();
+    let second = leader(&c, &cl, &rest).await;
+    assert_ne!(second, first);
+    for i in 0..20 {
+        assert_eq!(
+            get(&c, &cl, &rest, &format!("k{i}")).await,
+            json!(format!("v{i}")),
+            "k{i}"
+        );
+    }
+    // The killed node comes back from its WAL and catches up.
+    cl.spawn(first);
+    set_ok(&c, &cl, &rest, "after", "yes").await;
+    assert_eq!(get(&c, &cl, &[first], "after").await, json!("yes"));
+}
+
+#[tokio::test]
+async fn a_full_restart_keeps_the_state_and_a_torn_wal_tail_is_recovered() {
+    let mut cl = Cluster::start(3, &[]);
+    let c = client();
+    let l = leader(&c, &cl, &[0, 1, 2]).await;
+    for i in 0..10 {
+        set_ok(&c, &cl, &[l], "k", &i.to_string()).await;
+    }
+    for i in 0..3 {
+        cl.kill(i);
+    }
+    // A crash in the middle of a write: half a frame at the end of a log.
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(cl.data_dir(0).join("wal.log"))
+            .expect("the WAL");
+        f.write_all(&[200, 0, 0, 0, 1, 2]).expect("garbage");
+    }
+    for i in 0..3 {
+        cl.spawn(i);
+    }
+    leader(&c, &cl, &[0, 1, 2]).await;
+    assert_eq!(get(&c, &cl, &[0, 1, 2], "k").await, json!("9"));
+    set_ok(&c, &cl, &[0], "k2", "after").await;
+    assert_eq!(get(&c, &cl, &[0], "k2").await, json!("after"));
+}
+
+#[tokio::test]
+async fn a_partitioned_leader_is_replaced_and_cannot_commit() {
+    let cl = Cluster::start(3, &[]);
+    let c = client();
+    let old = leader(&c, &cl, &[0, 1, 2]).await;
+    let others: Vec<u64> = (0..3u64)
+        .filter(|&i| i as usize != old)
+        .map(|i| i + 1)
+        .collect();
+    let (code, _) = post(&c, &cl.url(old, "/fault/block"), json!({"peers": others}))
+        .await
+        .expect("block");
+    assert_eq!(code, 200);
+    for &o in &others {
+        let i = (o - 1) as usize;
+        post(
+            &c,
+            &cl.url(i, "/fault/block"),
+            json!({"peers": [old as u64 + 1]}),
+        )
+        .await
+        .expect("block");
+    }
+    // The isolated node sees its peers as unreachable.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let s = status(&c, &cl, old).await.expect("status");
+        if s["reachable"]
+            .as_object()
+            .is_some_and(|m| m.values().all(|v| v == false))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the isolated node still reaches peers: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rest: Vec<usize> = others.iter().map(|&o| (o - 1) as usize).collect();
+    let new = leader(&c, &cl, &rest).await;
+    assert_ne!(new, old);
+    // The old leader cannot get a write chosen: no acknowledgement.
+    let r = post(
+        &c,
+        &cl.url(old, "/kv/set"),
+        json!({"key": "k", "value": "lost"}),
+    )
+    .await;
+    assert!(
+        !matches!(r, Some((200, _))),
+        "an isolated node acknowledged a write: {r:?}"
+    );
+    if let Some((_, v)) = &r {
+        assert_eq!(
+            v["definite"], false,
+            "the write may still be chosen later: indeterminate"
+        );
+    }
+    set_ok(&c, &cl, &rest, "k", "kept").await;
+    let (code, _) = post(&c, &cl.url(old, "/fault/heal"), json!({}))
+        .await
+        .expect("heal");
+    assert_eq!(code, 200);
+    for &i in &rest {
+        post(&c, &cl.url(i, "/fault/heal"), json!({}))
+            .await
+            .expect("heal");
+    }
+    assert_eq!(get(&c, &cl, &[old], "k").await, json!("kept"));
+}
