@@ -98,7 +98,7 @@ pub enum KvResult {
 }
 
 /// The store and its per-client table of last applied requests.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct KvStore {
     data: BTreeMap<String, String>,
     sessions: BTreeMap<u64, (u64, KvResult)>,

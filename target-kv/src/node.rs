@@ -6,10 +6,11 @@
 
 use crate::clock::NodeClock;
 use crate::kv::Command;
+use crate::paxos::Snapshot;
 use crate::paxos::{
     Config, Input, Mode, Msg, NodeId, Output, ReadMode, Record, Reply, RequestId, Role, Timer,
 };
-use crate::storage::{FsyncPolicy, Wal};
+use crate::storage::{read_snapshot, write_snapshot, FsyncPolicy, Wal};
 use crate::transport::{BlockList, Transport, TransportConfig};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -41,6 +42,8 @@ pub struct NodeConfig {
     pub election_timeout_ms: (u64, u64),
     /// Lease length, ms.
     pub lease_ms: u64,
+    /// Snapshot and compact the log every this many slots (0: never).
+    pub snapshot_every: u64,
 }
 
 /// A client call waiting for the core.
@@ -78,6 +81,9 @@ pub struct Status {
 /// Errors starting a node.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
+    /// The snapshot could not be read.
+    #[error("snapshot: {0}")]
+    Snapshot(#[from] crate::storage::SnapshotError),
     /// The WAL could not be opened or replayed.
     #[error("write-ahead log: {0}")]
     Wal(#[from] crate::storage::WalError),
@@ -152,7 +158,17 @@ pub async fn start(
     core_cfg.heartbeat_ms = cfg.heartbeat_ms;
     core_cfg.election_timeout_ms = cfg.election_timeout_ms;
     core_cfg.lease_ms = cfg.lease_ms;
-    let replica = crate::paxos::Replica::new(core_cfg, &records);
+    let snapshot_path = cfg.data_dir.join("snapshot.bin");
+    let snapshot: Option<Snapshot> = match read_snapshot(&snapshot_path)? {
+        None => None,
+        Some(bytes) => Some(postcard::from_bytes(&bytes).map_err(|e| NodeError::Decode {
+            path: snapshot_path.clone(),
+            index: 0,
+            message: e.to_string(),
+        })?),
+    };
+    core_cfg.snapshot_every = cfg.snapshot_every;
+    let replica = crate::paxos::Replica::recover(core_cfg, snapshot, &records);
     tracing::info!(
         id = cfg.id,
         records = records.len(),
@@ -189,6 +205,7 @@ pub async fn start(
     let core = Core {
         replica,
         wal,
+        snapshot_path,
         transport,
         clock: clock.clone(),
         pending: HashMap::new(),
@@ -213,6 +230,7 @@ pub async fn start(
 struct Core {
     replica: crate::paxos::Replica,
     wal: Wal,
+    snapshot_path: PathBuf,
     transport: Transport<Msg>,
     clock: NodeClock,
     pending: HashMap<RequestId, oneshot::Sender<Reply>>,
@@ -320,6 +338,26 @@ impl Core {
         for o in out {
             match o {
                 Output::Persist(_) => {}
+                Output::Snapshot(snapshot) => {
+                    // The snapshot is durable before the log below it goes.
+                    let payload =
+                        postcard::to_stdvec(&snapshot).expect("snapshots always serialize");
+                    if let Err(e) = write_snapshot(&self.snapshot_path, &payload) {
+                        tracing::error!(error = %e, "cannot write a snapshot; stopping the node");
+                        return false;
+                    }
+                    let records: Vec<Vec<u8>> = self
+                        .replica
+                        .durable_records()
+                        .iter()
+                        .map(|r| postcard::to_stdvec(r).expect("records always serialize"))
+                        .collect();
+                    if let Err(e) = self.wal.rewrite(records.iter().map(|r| r.as_slice())) {
+                        tracing::error!(error = %e, "cannot compact the log; stopping the node");
+                        return false;
+                    }
+                    tracing::debug!(upto = snapshot.upto, "snapshot written, log compacted");
+                }
                 Output::Send { to, msg } => self.transport.send(to, msg),
                 Output::Reply { request, reply } => {
                     if let Some(tx) = self.pending.remove(&request) {

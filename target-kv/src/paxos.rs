@@ -21,5 +21,5 @@ pub use acceptor::Acceptor;
 pub use replica::{Replica, Role};
 pub use types::{
     Ballot, Batch, Config, ErrorCode, Input, Mode, Msg, NodeId, Output, ReadMode, Record, Reply,
-    RequestId, Slot, Timer,
+    RequestId, Slot, Snapshot, Timer,
 };

@@ -88,6 +88,9 @@ pub struct NodeArgs {
     /// Lease length (lease reads).
     #[arg(long, default_value_t = 1000)]
     pub lease_ms: u64,
+    /// Snapshot the state and compact the log every this many slots (0: never).
+    #[arg(long, default_value_t = 10_000)]
+    pub snapshot_every: u64,
 }
 
 fn parse_peers(s: &str) -> Result<BTreeMap<NodeId, SocketAddr>, String> {
@@ -151,6 +154,7 @@ pub async fn run(
         heartbeat_ms: args.heartbeat_ms,
         election_timeout_ms: (args.election_timeout_ms, args.election_timeout_ms * 2),
         lease_ms: args.lease_ms,
+        snapshot_every: args.snapshot_every,
     };
     if args.reads == ReadsArg::Local {
         tracing::warn!("--reads local is UNSAFE: reads are not linearizable");

@@ -236,3 +236,65 @@ fn read_paths() {
         Some(&Reply::Ok(KvResult::Value { value: None }))
     );
 }
+
+#[test]
+fn snapshots_compact_the_log_and_catch_up_a_lagging_node() {
+    for mode in [Mode::Multi, Mode::Basic] {
+        let mut sim = Sim::with(3, mode, ReadMode::Log, 5);
+        if mode == Mode::Multi {
+            elect(&mut sim, 1);
+        }
+        sim.crash(3);
+        for i in 0..23 {
+            sim.request(1, i, set(1, i + 1, &format!("k{}", i % 4), &i.to_string()));
+            for _ in 0..20 {
+                sim.deliver(100_000);
+                if sim.reply(1, i).is_some() {
+                    break;
+                }
+                sim.fire(1, Timer::Backoff);
+            }
+            assert_eq!(
+                sim.reply(1, i),
+                Some(&Reply::Ok(KvResult::Done)),
+                "{mode:?} write {i}"
+            );
+        }
+        let r1 = &sim.replicas[&1];
+        assert!(
+            r1.log_start() >= 20,
+            "{mode:?}: compacted up to {}",
+            r1.log_start()
+        );
+        assert!(r1.durable_records().len() < 20, "{mode:?}: the log shrank");
+        // Node 3 was down for all of it; its catch-up needs the snapshot.
+        sim.restart(3);
+        if mode == Mode::Multi {
+            // It learns the leader (and that it lags) from a heartbeat.
+            sim.fire(1, Timer::Heartbeat);
+            sim.deliver(100_000);
+            assert!(sim.replicas[&3].applied() >= 20, "caught up by snapshot");
+        }
+        sim.request(3, 100, get(9, 1, "k2"));
+        for _ in 0..50 {
+            sim.deliver(100_000);
+            if sim.reply(3, 100).is_some() {
+                break;
+            }
+            if mode == Mode::Multi {
+                sim.fire(1, Timer::Heartbeat);
+            } else {
+                sim.fire(3, Timer::Backoff);
+            }
+        }
+        assert_eq!(sim.reply(3, 100), Some(&value("22")), "{mode:?}");
+        // And a restart from snapshot + compacted log keeps everything.
+        sim.crash(1);
+        sim.restart(1);
+        assert_eq!(
+            sim.replicas[&1].store(),
+            sim.replicas[&2].store(),
+            "{mode:?}"
+        );
+    }
+}

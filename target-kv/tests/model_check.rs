@@ -71,6 +71,7 @@ fn run(
             Output::Reply { request, reply } => {
                 o.send(Id::from(request as usize), ModelMsg::Reply(request, reply))
             }
+            Output::Snapshot(_) => unreachable!("snapshots are off in the model"),
             Output::SetTimer {
                 timer: Timer::Heartbeat,
                 ..
@@ -302,6 +303,9 @@ fn model(cfg: ModelCfg) -> ActorModel<Node, ModelCfg, History> {
         // start an election.
         c.election_timeout_ms = (0, 0);
         c.planted_bug_ignore_promise = cfg.planted_bug;
+        // Snapshots are exercised by the in-process tests; the model keeps
+        // every slot (its runs are far shorter than any snapshot interval).
+        c.snapshot_every = 0;
         m = m.actor(Node::Server {
             cfg: c,
             heartbeats: !cfg.planted_bug,

@@ -206,12 +206,17 @@ async fn bad_requests_get_json_errors() {
 
 #[tokio::test]
 async fn killing_the_leader_loses_no_acknowledged_write() {
-    let mut cl = Cluster::start(3, &[]);
+    // Small snapshots, so the restarted node catches up by snapshot.
+    let mut cl = Cluster::start(3, &["--snapshot-every", "5"]);
     let c = client();
     let first = leader(&c, &cl, &[0, 1, 2]).await;
     for i in 0..20 {
         set_ok(&c, &cl, &[first], &format!("k{i}"), &format!("v{i}")).await;
     }
+    assert!(
+        cl.data_dir(first).join("snapshot.bin").is_file(),
+        "the leader snapshotted"
+    );
     cl.kill(first);
     let rest: Vec<usize> = (0..3).filter(|&i| i != first).collect();
     let second = leader(&c, &cl, &rest).await;
@@ -225,6 +230,9 @@ async fn killing_the_leader_loses_no_acknowledged_write() {
     }
     // The killed node comes back from its WAL and catches up.
     cl.spawn(first);
+    for i in 20..40 {
+        set_ok(&c, &cl, &rest, &format!("k{i}"), "later").await;
+    }
     set_ok(&c, &cl, &rest, "after", "yes").await;
     assert_eq!(get(&c, &cl, &[first], "after").await, json!("yes"));
 }

@@ -155,6 +155,38 @@ impl Acceptor {
         })
     }
 
+    /// Forgets every slot below `upto` (they are chosen and in a snapshot).
+    pub fn compact(&mut self, upto: Slot) {
+        self.accepted = self.accepted.split_off(&upto);
+        self.slot_promised = self.slot_promised.split_off(&upto);
+    }
+
+    /// The durable state as records (to rewrite the WAL after a snapshot).
+    pub fn records(&self) -> Vec<Record> {
+        let mut out = vec![Record::Promise {
+            ballot: self.promised,
+            from: 0,
+        }];
+        out.extend(
+            self.slot_promised
+                .iter()
+                .map(|(slot, ballot)| Record::PromiseSlot {
+                    slot: *slot,
+                    ballot: *ballot,
+                }),
+        );
+        out.extend(
+            self.accepted
+                .iter()
+                .map(|(slot, (ballot, batch))| Record::Accepted {
+                    slot: *slot,
+                    ballot: *ballot,
+                    batch: batch.clone(),
+                }),
+        );
+        out
+    }
+
     fn raise(&mut self, ballot: Ballot) {
         assert!(ballot >= self.promised, "a promise never goes down");
         self.promised = ballot;

@@ -14,13 +14,17 @@
 use super::acceptor::Acceptor;
 use super::types::{
     Ballot, Batch, Config, ErrorCode, Input, Mode, Msg, NodeId, Output, ReadMode, Record, Reply,
-    RequestId, Slot, Timer,
+    RequestId, Slot, Snapshot, Timer,
 };
 use crate::kv::{Command, KvStore};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Most chosen slots sent in answer to one catch-up request.
 const CATCH_UP_MAX: u64 = 256;
+
+/// A promise a candidate collected: what the promiser accepted from the
+/// election's first slot on, and the slot below which it knows all chosen.
+type Promised = (Vec<(Slot, Ballot, Batch)>, Slot);
 
 /// What a replica is doing as a proposer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -85,6 +89,8 @@ pub struct Replica {
     first_unchosen: Slot,
     applied: Slot,
     kv: KvStore,
+    /// Slots below this were compacted into a snapshot.
+    log_start: Slot,
 
     role: Role,
     ballot: Ballot,
@@ -93,7 +99,7 @@ pub struct Replica {
     last_leader_contact_ms: Option<u64>,
 
     // Candidate.
-    promises: BTreeMap<NodeId, Vec<(Slot, Ballot, Batch)>>,
+    promises: BTreeMap<NodeId, Promised>,
     election_from: Slot,
     // Leader.
     next_slot: Slot,
@@ -116,6 +122,12 @@ pub struct Replica {
 impl Replica {
     /// A replica starting from its persisted records (none for a new one).
     pub fn new(cfg: Config, records: &[Record]) -> Replica {
+        Replica::recover(cfg, None, records)
+    }
+
+    /// A replica starting from its last snapshot and the records written
+    /// after it.
+    pub fn recover(cfg: Config, snapshot: Option<Snapshot>, records: &[Record]) -> Replica {
         assert!(
             cfg.members.contains(&cfg.id),
             "a replica is a member of its cluster"
@@ -131,13 +143,16 @@ impl Replica {
             round: acceptor.promised().round,
             node: cfg.id,
         };
+        let snapshot = snapshot.unwrap_or_default();
+        chosen.retain(|slot, _| *slot >= snapshot.upto);
         let mut replica = Replica {
             cfg,
             acceptor,
             chosen,
-            first_unchosen: 0,
-            applied: 0,
-            kv: KvStore::default(),
+            first_unchosen: snapshot.upto,
+            applied: snapshot.upto,
+            kv: snapshot.store,
+            log_start: snapshot.upto,
             role: Role::Follower,
             ballot,
             leader: None,
@@ -201,6 +216,24 @@ impl Replica {
     /// The chosen values this replica knows, by slot.
     pub fn chosen(&self) -> &BTreeMap<Slot, Batch> {
         &self.chosen
+    }
+    /// Slots below this live only in the snapshot.
+    pub fn log_start(&self) -> Slot {
+        self.log_start
+    }
+    /// The durable state after the last snapshot, as records: what the WAL
+    /// is rewritten to once that snapshot is durable.
+    pub fn durable_records(&self) -> Vec<Record> {
+        let mut out = self.acceptor.records();
+        out.extend(
+            self.chosen
+                .range(self.log_start..)
+                .map(|(slot, batch)| Record::Chosen {
+                    slot: *slot,
+                    batch: batch.clone(),
+                }),
+        );
+        out
     }
     /// The configuration.
     pub fn config(&self) -> &Config {
@@ -325,7 +358,8 @@ impl Replica {
         match self.acceptor.prepare(self.ballot, from) {
             Ok((accepted, record)) => {
                 out.extend(record.map(Output::Persist));
-                self.promises.insert(self.cfg.id, accepted);
+                self.promises
+                    .insert(self.cfg.id, (accepted, self.first_unchosen));
             }
             Err(_) => unreachable!("our new round is above our own promise"),
         }
@@ -348,24 +382,39 @@ impl Replica {
         self.leader = Some(self.cfg.id);
         // For each slot: the value accepted at the highest ballot, or a no-op.
         let mut values: BTreeMap<Slot, (Ballot, Batch)> = BTreeMap::new();
-        for (slot, ballot, batch) in self.promises.values().flatten() {
+        for (slot, ballot, batch) in self.promises.values().flat_map(|(a, _)| a) {
             if values.get(slot).is_none_or(|(b, _)| ballot > b) {
                 values.insert(*slot, (*ballot, batch.clone()));
             }
         }
+        // Slots a promiser knows chosen are not ours to propose: their
+        // accepted values may be compacted away, and a no-op there would
+        // overwrite a chosen value. Learn them from that promiser instead.
+        let (ahead, chosen_upto) = self
+            .promises
+            .iter()
+            .map(|(n, (_, c))| (*n, *c))
+            .max_by_key(|(_, c)| *c)
+            .expect("a quorum of promises");
         self.promises.clear();
+        if chosen_upto > self.first_unchosen {
+            out.push(Output::Send {
+                to: ahead,
+                msg: Msg::CatchUp {
+                    from: self.first_unchosen,
+                },
+            });
+        }
+        let start = self.first_unchosen.max(chosen_upto);
         let end = values
             .keys()
             .next_back()
             .map_or(self.election_from, |s| s + 1)
-            .max(self.first_unchosen);
+            .max(start);
         self.next_slot = end;
         self.ready_at = end;
         self.inflight.clear();
-        for slot in self.election_from..end {
-            if slot < self.first_unchosen {
-                continue;
-            }
+        for slot in start..end {
             let batch = match self.chosen.get(&slot) {
                 Some(b) => b.clone(),
                 None => values.remove(&slot).map(|(_, b)| b).unwrap_or_default(),
@@ -664,7 +713,50 @@ impl Replica {
             self.first_unchosen += 1;
             self.applied = self.first_unchosen;
         }
+        let every = self.cfg.snapshot_every;
+        if every > 0 && self.applied - self.log_start >= every {
+            self.compact(out);
+        }
         self.finish_reads(out);
+    }
+
+    /// Folds every applied slot into a snapshot and forgets them.
+    fn compact(&mut self, out: &mut Vec<Output>) {
+        let upto = self.applied;
+        self.chosen = self.chosen.split_off(&upto);
+        self.acceptor.compact(upto);
+        self.log_start = upto;
+        out.push(Output::Snapshot(Snapshot {
+            upto,
+            store: self.kv.clone(),
+        }));
+    }
+
+    /// Takes a peer's snapshot when it is ahead of this replica.
+    fn install(&mut self, snapshot: Snapshot, out: &mut Vec<Output>) {
+        if snapshot.upto <= self.first_unchosen {
+            return;
+        }
+        self.kv = snapshot.store;
+        self.first_unchosen = snapshot.upto;
+        self.applied = snapshot.upto;
+        self.log_start = snapshot.upto;
+        self.chosen = self.chosen.split_off(&snapshot.upto);
+        self.acceptor.compact(snapshot.upto);
+        out.push(Output::Snapshot(Snapshot {
+            upto: self.applied,
+            store: self.kv.clone(),
+        }));
+        if self
+            .proposal
+            .as_ref()
+            .is_some_and(|p| p.slot < self.first_unchosen)
+        {
+            let p = self.proposal.take().expect("checked above");
+            self.requeue(p.ours);
+        }
+        self.next_slot = self.next_slot.max(self.first_unchosen);
+        self.advance(out);
     }
 
     fn answer(&mut self, cmd: &Command, reply: Reply, out: &mut Vec<Output>) {
@@ -813,7 +905,19 @@ impl Replica {
                 from: slot,
                 single,
             } => self.on_prepare(from, ballot, slot, single, out),
-            Msg::Promise { ballot, accepted } => {
+            Msg::Promise {
+                ballot,
+                accepted,
+                chosen_upto,
+            } => {
+                if chosen_upto > self.first_unchosen && self.cfg.mode == Mode::Basic {
+                    out.push(Output::Send {
+                        to: from,
+                        msg: Msg::CatchUp {
+                            from: self.first_unchosen,
+                        },
+                    });
+                }
                 if self.cfg.mode == Mode::Basic {
                     if let Some(p) = self.proposal.as_mut() {
                         if p.ballot == ballot && p.value.is_none() {
@@ -828,7 +932,7 @@ impl Replica {
                     return self.basic_progress(out);
                 }
                 if self.role == Role::Candidate && ballot == self.ballot {
-                    self.promises.insert(from, accepted);
+                    self.promises.insert(from, (accepted, chosen_upto));
                     self.maybe_win(out);
                 }
             }
@@ -917,6 +1021,18 @@ impl Replica {
                 }
             }
             Msg::CatchUp { from: start } => {
+                if start < self.log_start {
+                    // Those slots are compacted: send the whole state.
+                    return out.push(Output::Send {
+                        to: from,
+                        msg: Msg::InstallSnapshot {
+                            snapshot: Snapshot {
+                                upto: self.applied,
+                                store: self.kv.clone(),
+                            },
+                        },
+                    });
+                }
                 for slot in start..self.first_unchosen.min(start + CATCH_UP_MAX) {
                     if let Some(batch) = self.chosen_value(slot) {
                         out.push(Output::Send {
@@ -944,6 +1060,10 @@ impl Replica {
                 if self.forwarded.remove(&request).is_some() {
                     out.push(Output::Reply { request, reply });
                 }
+            }
+            Msg::InstallSnapshot { snapshot } => {
+                self.install(snapshot, out);
+                self.propose(out);
             }
             Msg::ReadProbe { probe } => out.push(Output::Send {
                 to: from,
@@ -1000,14 +1120,18 @@ impl Replica {
         {
             return;
         }
-        if single {
-            if let Some(batch) = self.chosen_value(slot) {
-                // Already chosen: tell the proposer instead of promising.
-                return out.push(Output::Send {
-                    to: from,
-                    msg: Msg::Chosen { slot, batch },
-                });
-            }
+        if single && slot < self.first_unchosen {
+            // Already chosen: tell the proposer instead of promising.
+            let msg = match self.chosen_value(slot) {
+                Some(batch) => Msg::Chosen { slot, batch },
+                None => Msg::InstallSnapshot {
+                    snapshot: Snapshot {
+                        upto: self.applied,
+                        store: self.kv.clone(),
+                    },
+                },
+            };
+            return out.push(Output::Send { to: from, msg });
         }
         let result = if single {
             self.acceptor.prepare_slot(ballot, slot)
@@ -1022,7 +1146,11 @@ impl Replica {
                 }
                 out.push(Output::Send {
                     to: from,
-                    msg: Msg::Promise { ballot, accepted },
+                    msg: Msg::Promise {
+                        ballot,
+                        accepted,
+                        chosen_upto: self.first_unchosen,
+                    },
                 });
             }
             Err(promised) => out.push(Output::Send {

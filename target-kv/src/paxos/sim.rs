@@ -4,7 +4,7 @@
 
 use super::replica::Replica;
 use super::types::{
-    Config, Input, Mode, Msg, NodeId, Output, ReadMode, Record, Reply, RequestId, Timer,
+    Config, Input, Mode, Msg, NodeId, Output, ReadMode, Record, Reply, RequestId, Snapshot, Timer,
 };
 use crate::kv::Command;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -16,6 +16,8 @@ pub struct Sim {
     pub replicas: BTreeMap<NodeId, Replica>,
     /// What each node persisted (survives crashes).
     pub disks: BTreeMap<NodeId, Vec<Record>>,
+    /// Each node's last snapshot (survives crashes).
+    pub snapshots: BTreeMap<NodeId, Snapshot>,
     /// Messages in flight: (from, to, message).
     pub network: VecDeque<(NodeId, NodeId, Msg)>,
     /// Replies to clients: (node, request, reply).
@@ -30,10 +32,16 @@ pub struct Sim {
 impl Sim {
     /// A cluster of `n` replicas, started.
     pub fn new(n: u64, mode: Mode, reads: ReadMode) -> Sim {
+        Sim::with(n, mode, reads, 10_000)
+    }
+
+    /// Like [`Sim::new`], snapshotting every `snapshot_every` slots.
+    pub fn with(n: u64, mode: Mode, reads: ReadMode, snapshot_every: u64) -> Sim {
         let members: Vec<NodeId> = (1..=n).collect();
         let mut sim = Sim {
             replicas: BTreeMap::new(),
             disks: BTreeMap::new(),
+            snapshots: BTreeMap::new(),
             network: VecDeque::new(),
             replies: Vec::new(),
             cut: BTreeSet::new(),
@@ -44,6 +52,7 @@ impl Sim {
             let mut cfg = Config::new(id, members.clone());
             cfg.mode = mode;
             cfg.reads = reads;
+            cfg.snapshot_every = snapshot_every;
             sim.configs.insert(id, cfg.clone());
             sim.disks.insert(id, Vec::new());
             sim.replicas.insert(id, Replica::new(cfg, &[]));
@@ -62,6 +71,12 @@ impl Sim {
         for o in out {
             match o {
                 Output::Persist(r) => self.disks.entry(node).or_default().push(r),
+                Output::Snapshot(snap) => {
+                    // Snapshot durable first, then the log is rewritten.
+                    self.snapshots.insert(node, snap);
+                    let records = self.replicas[&node].durable_records();
+                    self.disks.insert(node, records);
+                }
                 Output::Send { to, msg } => self.network.push_back((node, to, msg)),
                 Output::Reply { request, reply } => self.replies.push((node, request, reply)),
                 Output::SetTimer { .. } => {}
@@ -105,7 +120,7 @@ impl Sim {
     /// Restarts a crashed node from its disk.
     pub fn restart(&mut self, node: NodeId) {
         let cfg = self.configs[&node].clone();
-        let replica = Replica::new(cfg, &self.disks[&node]);
+        let replica = Replica::recover(cfg, self.snapshots.get(&node).cloned(), &self.disks[&node]);
         self.replicas.insert(node, replica);
         self.input(node, Input::Start);
     }

@@ -32,6 +32,17 @@ impl Ballot {
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Batch(pub Vec<Command>);
 
+/// The state machine after applying every slot below `upto`: what a
+/// replica keeps instead of those slots, and sends to one that lags
+/// behind them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Every slot below this is in `store`.
+    pub upto: Slot,
+    /// The state machine.
+    pub store: crate::kv::KvStore,
+}
+
 /// Which consensus protocol the cluster runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Mode {
@@ -83,6 +94,8 @@ pub struct Config {
     pub batch_max: usize,
     /// Most requests waiting to be proposed; more are refused (busy).
     pub queue_max: usize,
+    /// Snapshot and compact the log after this many applied slots (0: never).
+    pub snapshot_every: u64,
     /// TEST ONLY: an acceptor that ignores its promise, so the model
     /// checker can prove it notices. Never set outside tests.
     pub planted_bug_ignore_promise: bool,
@@ -103,6 +116,7 @@ impl Config {
             inflight_max: 256,
             batch_max: 64,
             queue_max: 4096,
+            snapshot_every: 10_000,
             planted_bug_ignore_promise: false,
         }
     }
@@ -132,6 +146,9 @@ pub enum Msg {
         ballot: Ballot,
         /// (slot, ballot, value) accepted in the covered slots.
         accepted: Vec<(Slot, Ballot, Batch)>,
+        /// Every slot below this is chosen and known to the promiser
+        /// (its accepted values there may be compacted away).
+        chosen_upto: Slot,
     },
     /// Refused: a higher ballot was promised.
     Nack {
@@ -197,6 +214,12 @@ pub enum Msg {
         request: RequestId,
         /// The answer.
         reply: Reply,
+    },
+    /// Here is my state: every slot below `snapshot.upto` applied (the
+    /// answer to a catch-up that asks for compacted slots).
+    InstallSnapshot {
+        /// The snapshot.
+        snapshot: Snapshot,
     },
     /// Quorum read: what is the highest slot you accepted?
     ReadProbe {
@@ -332,6 +355,9 @@ pub enum Output {
         /// The answer.
         reply: Reply,
     },
+    /// Make this snapshot durable; then the log below `upto` may go: the
+    /// driver rewrites the WAL with [`crate::paxos::Replica::durable_records`].
+    Snapshot(Snapshot),
     /// Fire `timer` after a random delay in `[min, max]` milliseconds
     /// (replacing any pending one of the same kind).
     SetTimer {
@@ -379,6 +405,13 @@ mod tests {
             Msg::Promise {
                 ballot: b,
                 accepted: vec![(4, b, batch.clone())],
+                chosen_upto: 3,
+            },
+            Msg::InstallSnapshot {
+                snapshot: Snapshot {
+                    upto: 4,
+                    store: crate::kv::KvStore::default(),
+                },
             },
             Msg::Nack {
                 ballot: b,
