@@ -1,7 +1,7 @@
 //! The node: the tokio shell around the consensus core. One task owns the
 //! [`Replica`] and the WAL; it takes client calls, peer messages and timer
 //! firings, feeds them to the core, and carries out what the core asks, in
-//! order: records are made durable (one fsync per step) before any message
+//! order: records are made durable (with `--fsync batch`, one fsync per step) before any message
 //! or reply of that step leaves the node.
 
 use crate::clock::NodeClock;
@@ -205,6 +205,7 @@ pub async fn start(
     let core = Core {
         replica,
         wal,
+        fsync: cfg.fsync,
         snapshot_path,
         transport,
         clock: clock.clone(),
@@ -230,6 +231,7 @@ pub async fn start(
 struct Core {
     replica: crate::paxos::Replica,
     wal: Wal,
+    fsync: FsyncPolicy,
     snapshot_path: PathBuf,
     transport: Transport<Msg>,
     clock: NodeClock,
@@ -328,7 +330,14 @@ impl Core {
             .collect();
         if !records.is_empty() {
             let slices: Vec<&[u8]> = records.iter().map(|r| r.as_slice()).collect();
-            if let Err(e) = self.wal.append_batch(&slices) {
+            // `always` syncs each record; `batch` (and `never`) write the
+            // step's records together (batch: one fsync for all of them).
+            let written = if self.fsync == FsyncPolicy::Always {
+                slices.iter().try_for_each(|r| self.wal.append(r))
+            } else {
+                self.wal.append_batch(&slices)
+            };
+            if let Err(e) = written {
                 // A node that cannot persist must not answer anything: drop
                 // every output of this step and stop.
                 tracing::error!(error = %e, "cannot persist; stopping the node");
