@@ -22,7 +22,7 @@ mod edn_history;
 mod jepsen_log;
 mod jsonl;
 
-use crate::history::{History, HistoryError, Line, Record};
+use crate::history::{History, HistoryBuilder, HistoryError, Line, Record};
 use rayon::prelude::*;
 use std::fmt;
 use std::path::Path;
@@ -222,12 +222,33 @@ pub fn load(path: &Path, format: Option<Format>) -> Result<History, LoadError> {
             why,
         })?,
     };
-    let chunks = parse_chunks(&text, format, &shown)?;
-    drop(text);
-    History::from_chunks(chunks).map_err(|source| LoadError::History {
-        path: shown,
+    let body = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let line_parser: Option<LineParser> = match format {
+        Format::Jsonl => Some(jsonl::parse_line),
+        Format::EdnLines => Some(edn_history::parse_edn_line),
+        Format::JepsenEdn | Format::JepsenLog => None,
+    };
+    let history_error = |source| LoadError::History {
+        path: shown.clone(),
         source,
-    })
+    };
+    let Some(parse_line) = line_parser else {
+        let chunks = parse_chunks(&text, format, &shown)?;
+        drop(text);
+        return History::from_chunks(chunks).map_err(history_error);
+    };
+    // Line formats are paired as they are parsed, piece by piece.
+    let mut builder = HistoryBuilder::with_capacity(count_newlines(body.as_bytes()) / 2 + 1);
+    let mut sink = |records: Vec<Record>, lines: Vec<Line>| {
+        builder.push(records, lines).map_err(history_error)
+    };
+    match parse_lines_into(body, parse_line, &mut sink) {
+        Ok(()) => {}
+        Err(StreamError::Parse(e)) => return Err(e.into_load_error(&shown)),
+        Err(StreamError::Sink(e)) => return Err(e),
+    }
+    drop(text);
+    Ok(builder.finish())
 }
 
 /// Where a line sits in the text, as a line parser sees it.
@@ -335,12 +356,16 @@ where
 /// [`History::from_chunks`]). `parse_line` gets each line without its
 /// line ending and returns the record it holds, if any. Records without
 /// an index get their position.
-pub(crate) fn parse_lines_parallel<F>(text: &str, parse_line: F) -> Result<Chunks, ParseErr>
+pub(crate) fn parse_lines_into<F>(
+    text: &str,
+    parse_line: F,
+    sink: Sink<'_>,
+) -> Result<(), StreamError>
 where
     F: Fn(&str, LineCtx) -> Result<Option<Record>, ParseErr> + Sync,
 {
     let threads = rayon::current_num_threads().max(1);
-    let n = (text.len() / CHUNK_BYTES).clamp(1, threads * 8);
+    let n = (text.len() / CHUNK_BYTES).clamp(1, threads * 32);
     let pieces = split_at_lines(text, n);
     let counts: Vec<usize> = pieces.par_iter().map(|p| count_lines(p)).collect();
     let mut jobs = Vec::with_capacity(pieces.len());
@@ -349,21 +374,60 @@ where
         jobs.push((*piece, first_line, i + 1 == pieces.len()));
         first_line += count;
     }
-    // The earliest error in file order wins (collect keeps order).
-    let mut chunks = jobs
-        .into_par_iter()
-        .map(|(piece, first, last)| parse_piece(piece, first, last, &parse_line))
-        .collect::<Result<Chunks, ParseErr>>()?;
+    // A few pieces at a time (a window), handed to the sink in file
+    // order before the next window is parsed: the sink can free them, so a
+    // large file's records are never all in memory at once.
+    let window = threads * 2;
     let mut position = 0u64;
-    for (records, _) in &mut chunks {
-        for r in records.iter_mut() {
-            if r.index == MISSING_INDEX {
-                r.index = position;
+    for group in jobs.chunks(window) {
+        // The earliest error in file order wins (collect keeps order).
+        let chunks = group
+            .par_iter()
+            .map(|&(piece, first, last)| parse_piece(piece, first, last, &parse_line))
+            .collect::<Result<Chunks, ParseErr>>()
+            .map_err(StreamError::Parse)?;
+        for (mut records, lines) in chunks {
+            for r in records.iter_mut() {
+                if r.index == MISSING_INDEX {
+                    r.index = position;
+                }
+                position += 1;
             }
-            position += 1;
+            sink(records, lines).map_err(StreamError::Sink)?;
         }
     }
-    Ok(chunks)
+    Ok(())
+}
+
+/// Why streaming a text into a sink stopped.
+pub(crate) enum StreamError {
+    /// A line did not parse.
+    Parse(ParseErr),
+    /// The sink refused the records.
+    Sink(LoadError),
+}
+
+/// Reads one line of a line-oriented format.
+pub(crate) type LineParser = fn(&str, LineCtx) -> Result<Option<Record>, ParseErr>;
+
+/// Where parsed pieces go, in file order.
+pub(crate) type Sink<'a> = &'a mut dyn FnMut(Vec<Record>, Vec<Line>) -> Result<(), LoadError>;
+
+/// Like [`parse_lines_into`], keeping every piece.
+pub(crate) fn parse_lines_parallel<F>(text: &str, parse_line: F) -> Result<Chunks, ParseErr>
+where
+    F: Fn(&str, LineCtx) -> Result<Option<Record>, ParseErr> + Sync,
+{
+    let mut chunks = Vec::new();
+    let mut keep = |r: Vec<Record>, l: Vec<Line>| -> Result<(), LoadError> {
+        chunks.push((r, l));
+        Ok(())
+    };
+    match parse_lines_into(text, parse_line, &mut keep) {
+        Ok(()) => Ok(chunks),
+        Err(StreamError::Parse(e)) => Err(e),
+        Err(StreamError::Sink(_)) => unreachable!("keeping pieces never fails"),
+    }
 }
 
 /// Joins pieces into one list of records and one of lines.

@@ -226,112 +226,11 @@ impl History {
     /// operations come out in invocation order without a sort.
     pub fn from_chunks(chunks: Vec<(Vec<Record>, Vec<Line>)>) -> Result<History, HistoryError> {
         let total: usize = chunks.iter().map(|(r, _)| r.len()).sum();
-        // Process -> its open operation's slot in `ops`.
-        let mut open: FxHashMap<u64, usize> = FxHashMap::default();
-        let mut retired: FxHashMap<u64, Line> = FxHashMap::default();
-        let mut ops: Vec<Operation> = Vec::with_capacity(total / 2 + 1);
-        let mut dropped = vec![false; 0];
-        let mut nemesis = Vec::new();
-        let mut failed = 0;
-        let mut pos = 0usize;
+        let mut builder = HistoryBuilder::with_capacity(total / 2 + 1);
         for (records, lines) in chunks {
-            let numbered = lines.len() == records.len();
-            for (i, rec) in records.into_iter().enumerate() {
-                let line = if numbered { lines[i] } else { pos + 1 };
-                let this = pos as u64;
-                pos += 1;
-                let Process::Client(p) = rec.process else {
-                    nemesis.push(rec);
-                    continue;
-                };
-                if rec.kind == RecordType::Invoke {
-                    if let Some(&info_line) = retired.get(&p) {
-                        return Err(HistoryError::Retired {
-                            line,
-                            process: p,
-                            info_line,
-                        });
-                    }
-                    if let Some(&o) = open.get(&p) {
-                        return Err(HistoryError::AlreadyOpen {
-                            line,
-                            process: p,
-                            f: rec.f,
-                            open_line: ops[o].line,
-                        });
-                    }
-                    open.insert(p, ops.len());
-                    // Open-ended until a completion says otherwise.
-                    ops.push(Operation {
-                        id: ops.len(),
-                        process: p,
-                        f: rec.f,
-                        key: rec.key,
-                        input: rec.value.unwrap_or_default(),
-                        output: None,
-                        outcome: Outcome::Info,
-                        call: this,
-                        ret: None,
-                        call_time: rec.time,
-                        ret_time: None,
-                        line,
-                    });
-                    continue;
-                }
-                let Some(slot) = open.remove(&p) else {
-                    return Err(HistoryError::NoInvocation {
-                        line,
-                        process: p,
-                        f: rec.f,
-                        kind: rec.kind.name(),
-                    });
-                };
-                let op = &mut ops[slot];
-                if op.f != rec.f {
-                    return Err(HistoryError::Mismatch {
-                        line,
-                        process: p,
-                        want: op.f.clone(),
-                        got: rec.f,
-                        open_line: op.line,
-                    });
-                }
-                op.ret_time = rec.time;
-                match rec.kind {
-                    RecordType::Fail => {
-                        failed += 1;
-                        if dropped.is_empty() {
-                            dropped = vec![false; total];
-                        }
-                        dropped[slot] = true;
-                    }
-                    RecordType::Ok => {
-                        op.outcome = Outcome::Ok;
-                        op.output = Some(rec.value.unwrap_or_default());
-                        op.ret = Some(this);
-                    }
-                    _ => {
-                        retired.insert(p, line);
-                    }
-                }
-            }
+            builder.push(records, lines)?;
         }
-        if failed > 0 {
-            let mut slot = 0;
-            ops.retain(|_| {
-                slot += 1;
-                !dropped[slot - 1]
-            });
-            for (id, op) in ops.iter_mut().enumerate() {
-                op.id = id;
-            }
-        }
-        Ok(History {
-            ops,
-            nemesis,
-            record_count: total,
-            failed,
-        })
+        Ok(builder.finish())
     }
 
     /// The number of operations that ended indeterminate.
@@ -340,6 +239,143 @@ impl History {
             .iter()
             .filter(|o| o.outcome == Outcome::Info)
             .count()
+    }
+}
+
+/// Builds a [`History`] from records fed piece by piece, in order: each
+/// piece can be freed as soon as it is paired, so a large file's records
+/// never all sit in memory at once.
+#[derive(Debug, Default)]
+pub struct HistoryBuilder {
+    /// Process -> its open operation's slot in `ops`.
+    open: FxHashMap<u64, usize>,
+    retired: FxHashMap<u64, Line>,
+    ops: Vec<Operation>,
+    /// Slots of operations that failed (to leave out at the end).
+    dropped: Vec<bool>,
+    nemesis: Vec<Record>,
+    failed: usize,
+    pos: usize,
+}
+
+impl HistoryBuilder {
+    /// A builder expecting about `ops` operations.
+    pub fn with_capacity(ops: usize) -> HistoryBuilder {
+        HistoryBuilder {
+            ops: Vec::with_capacity(ops),
+            ..HistoryBuilder::default()
+        }
+    }
+
+    /// Pairs the next records (with their source lines; when the lengths
+    /// differ, record positions + 1 are used). An operation takes its
+    /// place at its invocation (its fields moved out of the record) and its
+    /// completion fills it in, so operations come out in invocation order
+    /// without a sort.
+    pub fn push(&mut self, records: Vec<Record>, lines: Vec<Line>) -> Result<(), HistoryError> {
+        let numbered = lines.len() == records.len();
+        for (i, rec) in records.into_iter().enumerate() {
+            let line = if numbered { lines[i] } else { self.pos + 1 };
+            let this = self.pos as u64;
+            self.pos += 1;
+            let Process::Client(p) = rec.process else {
+                self.nemesis.push(rec);
+                continue;
+            };
+            if rec.kind == RecordType::Invoke {
+                if let Some(&info_line) = self.retired.get(&p) {
+                    return Err(HistoryError::Retired {
+                        line,
+                        process: p,
+                        info_line,
+                    });
+                }
+                if let Some(&o) = self.open.get(&p) {
+                    return Err(HistoryError::AlreadyOpen {
+                        line,
+                        process: p,
+                        f: rec.f,
+                        open_line: self.ops[o].line,
+                    });
+                }
+                self.open.insert(p, self.ops.len());
+                // Open-ended until a completion says otherwise.
+                self.ops.push(Operation {
+                    id: self.ops.len(),
+                    process: p,
+                    f: rec.f,
+                    key: rec.key,
+                    input: rec.value.unwrap_or_default(),
+                    output: None,
+                    outcome: Outcome::Info,
+                    call: this,
+                    ret: None,
+                    call_time: rec.time,
+                    ret_time: None,
+                    line,
+                });
+                continue;
+            }
+            let Some(slot) = self.open.remove(&p) else {
+                return Err(HistoryError::NoInvocation {
+                    line,
+                    process: p,
+                    f: rec.f,
+                    kind: rec.kind.name(),
+                });
+            };
+            let op = &mut self.ops[slot];
+            if op.f != rec.f {
+                return Err(HistoryError::Mismatch {
+                    line,
+                    process: p,
+                    want: op.f.clone(),
+                    got: rec.f,
+                    open_line: op.line,
+                });
+            }
+            op.ret_time = rec.time;
+            match rec.kind {
+                RecordType::Fail => {
+                    self.failed += 1;
+                    if self.dropped.len() < self.ops.len() {
+                        self.dropped.resize(self.ops.len(), false);
+                    }
+                    self.dropped[slot] = true;
+                }
+                RecordType::Ok => {
+                    op.outcome = Outcome::Ok;
+                    op.output = Some(rec.value.unwrap_or_default());
+                    op.ret = Some(this);
+                }
+                _ => {
+                    self.retired.insert(p, line);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The validated history.
+    pub fn finish(mut self) -> History {
+        if self.failed > 0 {
+            self.dropped.resize(self.ops.len(), false);
+            let dropped = std::mem::take(&mut self.dropped);
+            let mut slot = 0;
+            self.ops.retain(|_| {
+                slot += 1;
+                !dropped[slot - 1]
+            });
+            for (id, op) in self.ops.iter_mut().enumerate() {
+                op.id = id;
+            }
+        }
+        History {
+            ops: self.ops,
+            nemesis: self.nemesis,
+            record_count: self.pos,
+            failed: self.failed,
+        }
     }
 }
 

@@ -198,7 +198,12 @@ pub(crate) fn parse_jepsen_edn(text: &str) -> Result<(Vec<Record>, Vec<Line>), P
 /// Parses one EDN map per line, in parallel. Blank and comment lines are
 /// skipped; a map may not span lines.
 pub(crate) fn parse_edn_lines(text: &str) -> Result<Chunks, ParseErr> {
-    parse_lines_parallel(text, |line: &str, ctx: LineCtx| {
+    parse_lines_parallel(text, parse_edn_line)
+}
+
+/// Parses one line holding one EDN map (or nothing).
+pub(crate) fn parse_edn_line(line: &str, ctx: LineCtx) -> Result<Option<Record>, ParseErr> {
+    {
         let end = if ctx.unterminated_last {
             "end of file (the last line looks truncated)"
         } else {
@@ -215,7 +220,7 @@ pub(crate) fn parse_edn_lines(text: &str) -> Result<Chunks, ParseErr> {
             return Err(r.error_here("the end of the line after the record map (one map per line)"));
         }
         Ok(Some(rec))
-    })
+    }
 }
 
 /// Appends one record as an EDN map (no newline).

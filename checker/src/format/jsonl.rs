@@ -207,11 +207,11 @@ fn not_an_object(line: &str, start: usize, ctx: LineCtx) -> ParseErr {
 
 /// Parses one record per line with serde_json; blank lines are skipped.
 pub(crate) fn parse(text: &str) -> Result<Chunks, ParseErr> {
-    parse_lines_parallel(text, parse_line_with_serde)
+    parse_lines_parallel(text, parse_line)
 }
 
 /// Parses one line with serde_json (and words its errors).
-fn parse_line_with_serde(line: &str, ctx: LineCtx) -> Result<Option<Record>, ParseErr> {
+pub(crate) fn parse_line(line: &str, ctx: LineCtx) -> Result<Option<Record>, ParseErr> {
     let Some(start) = line.bytes().position(|b| !b.is_ascii_whitespace()) else {
         return Ok(None);
     };
