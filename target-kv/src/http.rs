@@ -195,7 +195,12 @@ fn reply_response(reply: Reply) -> Response {
     }
 }
 
-async fn kv_get(State(s): State<ApiState>, body: Result<Json<KeyReq>, JsonRejection>) -> Response {
+/// A request naming just a key: parse, check, submit.
+async fn key_op(
+    s: ApiState,
+    body: Result<Json<KeyReq>, JsonRejection>,
+    op: fn(String) -> KvOp,
+) -> Response {
     let Json(r) = match body {
         Ok(b) => b,
         Err(e) => return bad_json(e),
@@ -203,35 +208,25 @@ async fn kv_get(State(s): State<ApiState>, body: Result<Json<KeyReq>, JsonReject
     if let Some(resp) = check_sizes(&r.key, &[]) {
         return resp;
     }
-    submit(&s, r.session, KvOp::Get { key: r.key }).await
+    submit(&s, r.session, op(r.key)).await
+}
+
+async fn kv_get(State(s): State<ApiState>, body: Result<Json<KeyReq>, JsonRejection>) -> Response {
+    key_op(s, body, |key| KvOp::Get { key }).await
 }
 
 async fn kv_contains(
     State(s): State<ApiState>,
     body: Result<Json<KeyReq>, JsonRejection>,
 ) -> Response {
-    let Json(r) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_json(e),
-    };
-    if let Some(resp) = check_sizes(&r.key, &[]) {
-        return resp;
-    }
-    submit(&s, r.session, KvOp::Contains { key: r.key }).await
+    key_op(s, body, |key| KvOp::Contains { key }).await
 }
 
 async fn kv_remove(
     State(s): State<ApiState>,
     body: Result<Json<KeyReq>, JsonRejection>,
 ) -> Response {
-    let Json(r) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_json(e),
-    };
-    if let Some(resp) = check_sizes(&r.key, &[]) {
-        return resp;
-    }
-    submit(&s, r.session, KvOp::Remove { key: r.key }).await
+    key_op(s, body, |key| KvOp::Remove { key }).await
 }
 
 async fn kv_set(State(s): State<ApiState>, body: Result<Json<SetReq>, JsonRejection>) -> Response {
