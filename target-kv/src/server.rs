@@ -93,6 +93,16 @@ pub struct NodeArgs {
     pub snapshot_every: u64,
 }
 
+/// The `--peers` value for members 1..=n at these addresses.
+pub fn peers_arg(addrs: &[SocketAddr]) -> String {
+    addrs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| format!("{}={a}", i + 1))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn parse_peers(s: &str) -> Result<BTreeMap<NodeId, SocketAddr>, String> {
     let mut peers = BTreeMap::new();
     for part in s.split(',').filter(|p| !p.trim().is_empty()) {

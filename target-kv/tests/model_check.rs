@@ -370,11 +370,23 @@ fn check(mode: Mode, states: usize) -> impl Checker<ActorModel<Node, ModelCfg, H
         max_round: 2,
         max_messages: 8,
     })
-    .checker()
-    .threads(2)
-    .target_state_count(states)
-    .spawn_bfs()
-    .join()
+    .bfs(states)
+}
+
+/// Breadth-first search of a bounded model, on two threads, up to `states`
+/// states generated.
+trait Bfs {
+    fn bfs(self, states: usize) -> impl Checker<ActorModel<Node, ModelCfg, History>>;
+}
+
+impl Bfs for ActorModel<Node, ModelCfg, History> {
+    fn bfs(self, states: usize) -> impl Checker<ActorModel<Node, ModelCfg, History>> {
+        self.checker()
+            .threads(2)
+            .target_state_count(states)
+            .spawn_bfs()
+            .join()
+    }
 }
 
 /// The model without message loss and crashes: it reaches deeper states
@@ -388,11 +400,7 @@ fn check_reliable(mode: Mode, states: usize) -> impl Checker<ActorModel<Node, Mo
     })
     .lossy_network(LossyNetwork::No)
     .max_crashes(0)
-    .checker()
-    .threads(2)
-    .target_state_count(states)
-    .spawn_bfs()
-    .join()
+    .bfs(states)
 }
 
 #[test]
@@ -435,11 +443,7 @@ fn hunt(mode: Mode, network: Network<ModelMsg>, states: usize) -> bool {
     .init_network(network)
     .lossy_network(LossyNetwork::No)
     .max_crashes(0)
-    .checker()
-    .threads(2)
-    .target_state_count(states)
-    .spawn_bfs()
-    .join();
+    .bfs(states);
     eprintln!(
         "{mode:?} hunt: {} states, depth {}",
         checker.unique_state_count(),

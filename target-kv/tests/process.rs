@@ -26,12 +26,7 @@ impl Cluster {
     fn start(n: usize, extra: &[&str]) -> Cluster {
         let http: Vec<SocketAddr> = (0..n).map(|_| free_port()).collect();
         let peer: Vec<SocketAddr> = (0..n).map(|_| free_port()).collect();
-        let peers = peer
-            .iter()
-            .enumerate()
-            .map(|(i, a)| format!("{}={a}", i + 1))
-            .collect::<Vec<_>>()
-            .join(",");
+        let peers = target_kv::server::peers_arg(&peer);
         let mut c = Cluster {
             http,
             peers,

@@ -48,12 +48,7 @@ pub fn run(args: &ClusterArgs) -> anyhow::Result<u8> {
     let peer: Vec<SocketAddr> = (0..args.nodes)
         .map(|_| free_addr())
         .collect::<anyhow::Result<_>>()?;
-    let peers = peer
-        .iter()
-        .enumerate()
-        .map(|(i, a)| format!("{}={a}", i + 1))
-        .collect::<Vec<_>>()
-        .join(",");
+    let peers = target_kv::server::peers_arg(&peer);
     let exe = std::env::current_exe().context("cannot find this program's path")?;
     let mut children = Children(Vec::new());
     for (i, addr) in http.iter().enumerate() {
