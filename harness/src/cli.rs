@@ -29,6 +29,115 @@ pub enum Command {
     Node(NodeCmd),
     /// Start a local cluster of the bundled store; Ctrl-C stops it.
     Cluster(ClusterArgs),
+    /// Run a workload against a cluster under faults, then check and report.
+    ///
+    /// With no flags: 3 local nodes of the bundled store (Multi-Paxos, log
+    /// reads, fsync always), the register workload with 10 clients for 30 s,
+    /// partitions, kills, pauses and clock faults every 5 s. Exit status: 0
+    /// valid, 1 an anomaly, 2 unknown, 3 bad usage or setup failure, 130
+    /// interrupted (the history is kept).
+    Test(TestArgs),
+}
+
+/// Which cluster `skeptic test` drives.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TargetArg {
+    /// The bundled store as local processes.
+    Bundled,
+    /// etcd (Debian's etcd-server) as local processes.
+    Etcd,
+    /// A running cluster given by --addresses (client traffic only).
+    External,
+}
+
+/// The protocol of an external cluster.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ProtocolArg {
+    /// The bundled store's HTTP/JSON API (POST /kv/get, /kv/set, /kv/cas, ...).
+    Skeptic,
+    /// etcd's v3 HTTP/JSON gateway.
+    Etcd,
+}
+
+/// Flags of `skeptic test`.
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// Which cluster to test.
+    #[arg(long, value_enum, default_value_t = TargetArg::Bundled)]
+    pub target: TargetArg,
+    /// Nodes to start (bundled, etcd).
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+    /// Consensus variant of the bundled store.
+    #[arg(long, value_enum, default_value_t = target_kv::server::ConsensusArg::Multi)]
+    pub consensus: target_kv::server::ConsensusArg,
+    /// Read path of the bundled store (`local` is UNSAFE: a planted bug).
+    #[arg(long, value_enum, default_value_t = target_kv::server::ReadsArg::Log)]
+    pub reads: target_kv::server::ReadsArg,
+    /// WAL sync policy of the bundled store (`never` is UNSAFE).
+    #[arg(long, value_enum, default_value_t = target_kv::server::FsyncArg::Always)]
+    pub fsync: target_kv::server::FsyncArg,
+    /// register, kv or set.
+    #[arg(long, default_value = "register", value_parser = parse_workload)]
+    pub workload: workloads::WorkloadKind,
+    /// Faults to inject: a comma-separated list of partition, kill, pause,
+    /// clock; or none.
+    #[arg(long, default_value = "partition,kill,pause,clock", value_parser = parse_faults)]
+    pub nemesis: Faults,
+    /// Seconds between nemesis steps (each step starts or stops a fault).
+    #[arg(long, value_name = "S", default_value_t = 5.0)]
+    pub nemesis_interval: f64,
+    /// Seconds of workload.
+    #[arg(long, value_name = "S", default_value_t = 30.0)]
+    pub time_limit: f64,
+    /// Client threads.
+    #[arg(long, default_value_t = 10)]
+    pub concurrency: usize,
+    /// Offered load in operations per second (open loop); closed loop without it.
+    #[arg(long, value_name = "OPS")]
+    pub rate: Option<f64>,
+    /// Keys in use at once.
+    #[arg(long, default_value_t = 3)]
+    pub keys: usize,
+    /// Seed of the operation streams and the fault schedule (random when omitted; printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The results store: runs go to DIR/<test>/<timestamp>/.
+    #[arg(long, value_name = "DIR", default_value = "store")]
+    pub store: PathBuf,
+    /// Client timeout per operation, in milliseconds (a timeout is recorded as info).
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    pub op_timeout: u64,
+    /// The test's name (default: workload, target and variant).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Client addresses of an external cluster: host:port,host:port,...
+    #[arg(long, value_delimiter = ',')]
+    pub addresses: Vec<String>,
+    /// The protocol an external cluster speaks.
+    #[arg(long, value_enum, default_value_t = ProtocolArg::Skeptic)]
+    pub protocol: ProtocolArg,
+    /// Seconds the cluster may take to serve reads after healing.
+    #[arg(long, value_name = "S", default_value_t = 30.0)]
+    pub recovery_timeout: f64,
+    /// Give up checking after this many seconds (verdict unknown).
+    #[arg(long, value_name = "S", default_value_t = 300.0)]
+    pub check_timeout: f64,
+    /// An extra flag for every bundled node, e.g. --node-arg=--lease-ms=500 (repeatable).
+    #[arg(long, value_name = "FLAG", allow_hyphen_values = true)]
+    pub node_arg: Vec<String>,
+}
+
+/// A parsed `--nemesis` list.
+#[derive(Debug, Clone)]
+pub struct Faults(pub Vec<harness::nemesis::plan::FaultKind>);
+
+fn parse_faults(s: &str) -> Result<Faults, String> {
+    harness::nemesis::plan::FaultKind::parse_list(s).map(Faults)
+}
+
+fn parse_workload(s: &str) -> Result<workloads::WorkloadKind, String> {
+    s.parse()
 }
 
 /// Flags of `skeptic node`.

@@ -4,6 +4,7 @@ mod check;
 mod cluster;
 mod gen_history;
 mod node;
+mod test;
 
 use crate::cli::{Cli, Command};
 
@@ -14,5 +15,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::GenHistory(args) => gen_history::run(&args),
         Command::Node(args) => node::run(args),
         Command::Cluster(args) => cluster::run(&args),
+        Command::Test(args) => test::run(&args),
     }
 }

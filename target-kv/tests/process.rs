@@ -332,3 +332,50 @@ async fn a_partitioned_leader_is_replaced_and_cannot_commit() {
     }
     assert_eq!(get(&c, &cl, &[old], "k").await, json!("kept"));
 }
+
+/// Requests without a session (no client/seq) in flight at once each get
+/// their own reply. (They once shared the waiter key (0, 0), so one
+/// command's result was handed to every waiting request: `skeptic test`
+/// caught it as a cas that "succeeded" on a value never written.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_anonymous_requests_get_their_own_replies() {
+    let cl = Cluster::start(3, &[]);
+    let c = client();
+    let all = [0, 1, 2];
+    leader(&c, &cl, &all).await;
+    const KEYS: usize = 24;
+    for k in 0..KEYS {
+        set_ok(&c, &cl, &all, &format!("k{k}"), &format!("v{k}")).await;
+    }
+    for _round in 0..5 {
+        let reads = (0..KEYS).map(|k| {
+            let c = c.clone();
+            // Spread over the nodes: followers forward to the leader too.
+            let url = cl.url(k % 3, "/kv/get");
+            async move { (k, post(&c, &url, json!({"key": format!("k{k}")})).await) }
+        });
+        for (k, reply) in futures_join_all(reads).await {
+            if let Some((200, v)) = reply {
+                assert_eq!(
+                    v["value"],
+                    json!(format!("v{k}")),
+                    "k{k} got another request's reply"
+                );
+            }
+        }
+    }
+}
+
+/// Runs futures concurrently on the current task and collects their outputs.
+async fn futures_join_all<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futs.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.expect("task"));
+    }
+    out
+}

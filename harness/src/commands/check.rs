@@ -21,6 +21,8 @@ macro_rules! outln {
 /// What one file came to: a report, or an error that makes it bad input.
 enum FileOutcome {
     Checked(Box<CheckReport>),
+    /// A set run's verdict, as an exit code.
+    Set(u8),
     BadInput,
 }
 
@@ -52,12 +54,24 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
     let mut outcomes = Vec::with_capacity(args.files.len());
     for given in &args.files {
         let path = history_path(given);
+        // A stored run says which workload made it: use its model unless
+        // one was given, and its own checker for non-register workloads.
+        let stored = stored_run(given);
+        if stored.workload.as_deref() == Some("set") && args.model.is_none() {
+            outcomes.push(check_set_run(&path, args)?);
+            continue;
+        }
+        let options = CheckOptions {
+            model: options.model.or(stored.model),
+            ..options.clone()
+        };
         outcomes.push(check_file(&path, args, &options)?);
     }
     let mut counts = [0usize; 4];
     for o in &outcomes {
         match o {
             FileOutcome::Checked(r) => counts[r.verdict.exit_code() as usize] += 1,
+            FileOutcome::Set(code) => counts[usize::from(*code).min(2)] += 1,
             FileOutcome::BadInput => counts[3] += 1,
         }
     }
@@ -80,6 +94,51 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
     } else {
         0
     })
+}
+
+/// What a run directory's `test.json` says about its history.
+#[derive(Default)]
+struct StoredRun {
+    workload: Option<String>,
+    model: Option<checker::ModelKind>,
+}
+
+fn stored_run(given: &Path) -> StoredRun {
+    let Ok(bytes) = std::fs::read(given.join("test.json")) else {
+        return StoredRun::default();
+    };
+    let Ok(test) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return StoredRun::default();
+    };
+    StoredRun {
+        workload: test["workload"].as_str().map(str::to_string),
+        model: test["model"].as_str().and_then(|m| m.parse().ok()),
+    }
+}
+
+/// Rechecks a stored `set` run with the set checker.
+fn check_set_run(path: &Path, args: &CheckArgs) -> anyhow::Result<FileOutcome> {
+    let history = match format::load(path, args.format) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("skeptic: {e}");
+            return Ok(FileOutcome::BadInput);
+        }
+    };
+    let result = workloads::set::check_sets(&history);
+    if args.json {
+        outln!("{}", serde_json::to_string(&result.json)?);
+    } else {
+        outln!(
+            "{}: {} (set checker)",
+            path.display(),
+            result.verdict.label().to_uppercase()
+        );
+        for line in &result.lines {
+            outln!("  {line}");
+        }
+    }
+    Ok(FileOutcome::Set(result.verdict.exit_code()))
 }
 
 /// A run directory stands for the history it holds.

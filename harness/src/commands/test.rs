@@ -1,0 +1,140 @@
+//! `skeptic test`: turns flags into a [`TestConfig`], runs it with Ctrl-C
+//! wired to a clean stop, and prints what happened.
+
+use crate::cli::{ProtocolArg, TargetArg, TestArgs};
+use harness::config::{Target, TestConfig};
+use harness::db::Protocol;
+use harness::run::{self, Programs, RunError};
+use std::io::Write;
+use tokio::sync::watch;
+
+fn value_name<T: clap::ValueEnum>(v: T) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().to_string())
+        .unwrap_or_default()
+}
+
+/// The configuration the flags describe.
+pub fn config(args: &TestArgs) -> TestConfig {
+    let mut c = TestConfig {
+        target: match args.target {
+            TargetArg::Bundled => Target::Bundled,
+            TargetArg::Etcd => Target::Etcd,
+            TargetArg::External => Target::External,
+        },
+        nodes: args.nodes,
+        consensus: value_name(args.consensus),
+        reads: value_name(args.reads),
+        fsync: value_name(args.fsync),
+        workload: args.workload.name().into(),
+        nemesis: args.nemesis.0.clone(),
+        nemesis_interval_s: args.nemesis_interval,
+        time_limit_s: args.time_limit,
+        concurrency: args.concurrency,
+        rate: args.rate,
+        keys: args.keys,
+        // A fresh seed each run unless given; it is printed and stored, so
+        // any run can be repeated.
+        seed: args.seed.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64 % 1_000_000)
+                .unwrap_or(1)
+        }),
+        store: args.store.clone(),
+        op_timeout_ms: args.op_timeout,
+        recovery_timeout_s: args.recovery_timeout,
+        addresses: args.addresses.clone(),
+        protocol: match args.protocol {
+            ProtocolArg::Skeptic => Protocol::Skeptic,
+            ProtocolArg::Etcd => Protocol::Etcd,
+        },
+        node_args: args.node_arg.clone(),
+        check_timeout_s: args.check_timeout,
+        ..TestConfig::default()
+    };
+    if c.target == Target::External {
+        c.nodes = c.addresses.len();
+    }
+    c.name = args.name.clone().unwrap_or_else(|| c.default_name());
+    c
+}
+
+fn describe(c: &TestConfig) -> String {
+    let target = match c.target {
+        Target::Bundled => format!(
+            "{} bundled nodes ({}, {} reads, fsync {})",
+            c.nodes, c.consensus, c.reads, c.fsync
+        ),
+        Target::Etcd => format!("{} etcd members", c.nodes),
+        Target::External => format!("external cluster {}", c.addresses.join(",")),
+    };
+    let nemesis = if c.nemesis.is_empty() {
+        "no faults".to_string()
+    } else {
+        let kinds: Vec<&str> = c.nemesis.iter().map(|k| k.name()).collect();
+        format!("{} every {} s", kinds.join(","), c.nemesis_interval_s)
+    };
+    let load = match c.rate {
+        Some(r) => format!("{r} ops/s offered"),
+        None => "closed loop".into(),
+    };
+    format!(
+        "{} on {target}; {} clients ({load}) for {} s; {nemesis}; seed {}",
+        c.workload, c.concurrency, c.time_limit_s, c.seed
+    )
+}
+
+/// Runs the test; the exit code is the verdict's.
+pub fn run(args: &TestArgs) -> anyhow::Result<u8> {
+    let config = config(args);
+    if let Err(e) = config.validate() {
+        eprintln!("skeptic test: {e}");
+        return Ok(3);
+    }
+    let programs = Programs {
+        bundled_node: std::env::current_exe()
+            .map_err(|e| anyhow::anyhow!("cannot find this program's path: {e}"))?,
+    };
+    println!("skeptic test: {}", describe(&config));
+    std::io::stdout().flush()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()?;
+    let outcome = runtime.block_on(async {
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(async move {
+            target_kv::server::shutdown_signal().await;
+            eprintln!("\nskeptic test: interrupted; undoing faults and stopping the cluster");
+            let _ = tx.send(true);
+        });
+        run::run(&config, &programs, rx).await
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e @ (RunError::Config(_) | RunError::Setup(_))) => {
+            eprintln!("skeptic test: {e}");
+            return Ok(3);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    println!("{}", outcome.summary.trim_end());
+    for c in &outcome.checkers {
+        for line in &c.lines {
+            println!("  {}: {line}", c.name);
+        }
+    }
+    let verdict = match outcome.verdict {
+        Some(v) => v.label().to_uppercase(),
+        None => "INTERRUPTED".into(),
+    };
+    println!(
+        "{verdict}: {} records in {}",
+        outcome.records,
+        outcome.dir.display()
+    );
+    println!("report: {}", outcome.dir.join("report.html").display());
+    Ok(outcome.exit_code())
+}

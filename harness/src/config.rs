@@ -1,0 +1,162 @@
+//! A test's whole configuration: what `skeptic test` was asked to do, with
+//! the seed. Stored as `test.json` in the run's directory, it is enough to
+//! run the same test again.
+
+use crate::db::Protocol;
+use crate::nemesis::plan::FaultKind;
+use std::path::PathBuf;
+
+/// Which cluster to test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// The bundled store, started here as local processes.
+    Bundled,
+    /// etcd (Debian's `etcd-server`), started here as local processes.
+    Etcd,
+    /// A running cluster given by its addresses (client traffic only).
+    External,
+}
+
+impl Target {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Bundled => "bundled",
+            Target::Etcd => "etcd",
+            Target::External => "external",
+        }
+    }
+}
+
+/// Everything a test run needs.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TestConfig {
+    /// The test's name: the directory under the store.
+    pub name: String,
+    /// Which cluster.
+    pub target: Target,
+    /// Nodes to start (bundled, etcd).
+    pub nodes: usize,
+    /// The bundled store's consensus variant.
+    pub consensus: String,
+    /// The bundled store's read path.
+    pub reads: String,
+    /// The bundled store's WAL sync policy.
+    pub fsync: String,
+    /// `register`, `kv` or `set`.
+    pub workload: String,
+    /// Fault kinds the nemesis toggles (empty: none).
+    pub nemesis: Vec<FaultKind>,
+    /// Seconds between nemesis steps.
+    pub nemesis_interval_s: f64,
+    /// Seconds of workload (and faults).
+    pub time_limit_s: f64,
+    /// Client threads.
+    pub concurrency: usize,
+    /// Offered load in operations per second over all threads (open loop);
+    /// `None`: closed loop, each thread sends its next operation when the
+    /// last one ends.
+    pub rate: Option<f64>,
+    /// Keys in use at once.
+    pub keys: usize,
+    /// The seed of the operation streams and the fault schedule.
+    pub seed: u64,
+    /// The results store's root.
+    pub store: PathBuf,
+    /// Client timeout per operation, in ms.
+    pub op_timeout_ms: u64,
+    /// After healing, how long the cluster may take to serve reads again.
+    pub recovery_timeout_s: f64,
+    /// Client addresses (external target).
+    pub addresses: Vec<String>,
+    /// The protocol of an external target.
+    pub protocol: Protocol,
+    /// Extra flags for every bundled node (e.g. `--lease-ms 500`).
+    pub node_args: Vec<String>,
+    /// Give up checking after this many seconds (verdict unknown).
+    pub check_timeout_s: f64,
+}
+
+impl Default for TestConfig {
+    /// The embedded default: 3 bundled nodes, Multi-Paxos, log reads, fsync
+    /// always, the register workload with 10 clients for 30 s, and every
+    /// fault every 5 s.
+    fn default() -> Self {
+        TestConfig {
+            name: String::new(),
+            target: Target::Bundled,
+            nodes: 3,
+            consensus: "multi".into(),
+            reads: "log".into(),
+            fsync: "always".into(),
+            workload: "register".into(),
+            nemesis: FaultKind::ALL.to_vec(),
+            nemesis_interval_s: 5.0,
+            time_limit_s: 30.0,
+            concurrency: 10,
+            rate: None,
+            keys: 3,
+            seed: 0,
+            store: PathBuf::from("store"),
+            op_timeout_ms: 3000,
+            recovery_timeout_s: 30.0,
+            addresses: Vec::new(),
+            protocol: Protocol::Skeptic,
+            node_args: Vec::new(),
+            check_timeout_s: 300.0,
+        }
+    }
+}
+
+impl TestConfig {
+    /// The name used when none was given: workload, target and the variant
+    /// that matters (`register-bundled-multi-log`).
+    pub fn default_name(&self) -> String {
+        match self.target {
+            Target::Bundled => format!(
+                "{}-bundled-{}-{}",
+                self.workload, self.consensus, self.reads
+            ),
+            t => format!("{}-{}", self.workload, t.name()),
+        }
+    }
+
+    /// Checks values clap cannot; the message says what to change.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = |v: f64, flag: &str| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(format!("{flag} takes a positive number of seconds"))
+            }
+        };
+        positive(self.time_limit_s, "--time-limit")?;
+        positive(self.nemesis_interval_s, "--nemesis-interval")?;
+        positive(self.recovery_timeout_s, "--recovery-timeout")?;
+        if !(1..=1000).contains(&self.concurrency) {
+            return Err("--concurrency takes 1 to 1000".into());
+        }
+        if self.target == Target::External && self.addresses.is_empty() {
+            return Err("--target external needs --addresses host:port,...".into());
+        }
+        if !(1..=9).contains(&self.nodes) {
+            return Err("--nodes takes 1 to 9".into());
+        }
+        if self.keys == 0 {
+            return Err("--keys takes at least 1".into());
+        }
+        if self.op_timeout_ms < 10 {
+            return Err("--op-timeout takes at least 10 ms".into());
+        }
+        if let Some(r) = self.rate {
+            if !(r.is_finite() && r > 0.0) {
+                return Err("--rate takes a positive number of operations per second".into());
+            }
+        }
+        if self.name.contains('/') || self.name.contains("..") || self.name == "latest" {
+            return Err(format!("--name {:?} cannot be a directory name", self.name));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,131 @@
+//! Cluster control: the [`Db`] trait (Jepsen's `db` protocol) and its
+//! implementations: the bundled store and etcd as local processes, and an
+//! external cluster reached only by its addresses.
+//!
+//! Process control is synchronous (signals and `waitpid` return at once);
+//! readiness is the caller's business (it polls the nodes with a client).
+
+mod bundled;
+mod etcd;
+mod external;
+pub mod process;
+
+pub use bundled::{BundledDb, BundledOptions};
+pub use etcd::{EtcdDb, EtcdOptions};
+pub use external::ExternalDb;
+
+use std::path::PathBuf;
+
+/// Which wire protocol a cluster's clients speak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// The bundled store's HTTP/JSON API (`POST /kv/get`, ...); also what
+    /// your own store implements to be tested as `--target external`.
+    Skeptic,
+    /// etcd's v3 HTTP/JSON gateway.
+    Etcd,
+}
+
+/// Errors of cluster control.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// A process could not be started.
+    #[error("cannot start {what}: {source}")]
+    Start {
+        /// Which process.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Setting up the cluster failed.
+    #[error("{0}")]
+    Setup(String),
+    /// A signal could not be delivered.
+    #[error("cannot signal node {node}: {source}")]
+    Signal {
+        /// The node (0-based).
+        node: usize,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The operation needs node control this cluster does not offer.
+    #[error("{0} is not supported by this target")]
+    Unsupported(&'static str),
+}
+
+/// A cluster under test. Nodes are numbered from 0.
+pub trait Db: Send {
+    /// A short name for reports (`bundled`, `etcd`, `external`).
+    fn name(&self) -> &'static str;
+
+    /// How clients talk to it.
+    fn protocol(&self) -> Protocol;
+
+    /// How many nodes.
+    fn nodes(&self) -> usize;
+
+    /// The base URL clients use for a node (`http://127.0.0.1:PORT`).
+    fn client_url(&self, node: usize) -> String;
+
+    /// The base URL of the node's fault endpoints, if it has them (the
+    /// bundled store with `--fault-hooks`).
+    fn fault_url(&self, _node: usize) -> Option<String> {
+        None
+    }
+
+    /// Whether this harness started the nodes and can signal them.
+    fn controls_processes(&self) -> bool {
+        false
+    }
+
+    /// (Re)starts a stopped node.
+    fn start(&mut self, node: usize) -> Result<(), DbError> {
+        let _ = node;
+        Err(DbError::Unsupported("starting a node"))
+    }
+
+    /// Kills a node with SIGKILL and reaps it.
+    fn kill(&mut self, node: usize) -> Result<(), DbError> {
+        let _ = node;
+        Err(DbError::Unsupported("killing a node"))
+    }
+
+    /// Stops a node with SIGSTOP.
+    fn pause(&mut self, node: usize) -> Result<(), DbError> {
+        let _ = node;
+        Err(DbError::Unsupported("pausing a node"))
+    }
+
+    /// Continues a paused node with SIGCONT.
+    fn resume(&mut self, node: usize) -> Result<(), DbError> {
+        let _ = node;
+        Err(DbError::Unsupported("resuming a node"))
+    }
+
+    /// The node's process id while it runs.
+    fn pid(&mut self, _node: usize) -> Option<u32> {
+        None
+    }
+
+    /// Whether the node's process is running (not exited); `true` when the
+    /// harness does not control processes.
+    fn is_running(&mut self, _node: usize) -> bool {
+        true
+    }
+
+    /// The node's log files.
+    fn log_paths(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
+
+    /// Stops every node (continuing paused ones first) and reaps them.
+    /// Idempotent; also called on drop by implementations that own processes.
+    fn teardown(&mut self) {}
+}
+
+/// A free loopback address, chosen by the OS, so parallel tests do not
+/// collide.
+pub fn free_loopback_addr() -> std::io::Result<std::net::SocketAddr> {
+    std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()
+}

@@ -1,0 +1,659 @@
+//! The nemesis: starts and stops faults on a cluster, checks that each one
+//! took effect, records its start and end in the history, and undoes every
+//! fault at the end, whatever happened.
+//!
+//! Partitions and clock faults go through the bundled store's fault hooks;
+//! kills and pauses are signals to the node's process group. The decisions
+//! (which fault, which nodes) come from [`plan::Planner`], a pure function
+//! of the seed.
+
+pub mod partition;
+pub mod plan;
+
+use crate::db::process::proc_state;
+use crate::db::Db;
+use crate::recorder::{Entry, Recorder};
+use checker::{Process, RecordType, Value};
+use partition::{Grudge, PartitionShape};
+use plan::{ClockFault, FaultKind, FaultPlan, Targets};
+use serde_json::{json, Value as Json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+
+/// How long a fault-hook or status call may take.
+const HOOK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a fault may take to show its effect (a stopped process's state,
+/// a restarted node's port).
+const EFFECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The cluster, shared by the nemesis and the runner's teardown.
+pub type SharedDb = Arc<Mutex<Box<dyn Db>>>;
+
+/// Locks the cluster; a panic elsewhere does not stop the teardown.
+pub fn lock_db(db: &SharedDb) -> std::sync::MutexGuard<'_, Box<dyn Db>> {
+    db.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether a fault's effect was seen.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FaultEvent {
+    /// The kind.
+    pub kind: FaultKind,
+    /// `start` or `stop`.
+    pub phase: &'static str,
+    /// What was done, in words.
+    pub description: String,
+    /// `None` when the effect was seen; else what was wrong.
+    pub problem: Option<String>,
+    /// Seconds since the test began.
+    pub at_s: u64,
+}
+
+/// A fault in force.
+enum Active {
+    Partition {
+        grudge: Grudge,
+    },
+    Kill {
+        nodes: Vec<usize>,
+    },
+    Pause {
+        nodes: Vec<usize>,
+    },
+    Clock {
+        node: usize,
+        strobe: Option<JoinHandle<()>>,
+    },
+}
+
+/// Starts, checks, records and undoes faults.
+pub struct Nemesis {
+    db: SharedDb,
+    http: reqwest::Client,
+    recorder: Arc<Recorder>,
+    active: BTreeMap<FaultKind, Active>,
+    events: Vec<FaultEvent>,
+}
+
+/// Why a fault cannot be used on a cluster.
+pub fn unsupported(db: &dyn Db, kinds: &[FaultKind]) -> Option<String> {
+    for k in kinds {
+        let ok = match k {
+            FaultKind::Partition | FaultKind::Clock => db.fault_url(0).is_some(),
+            FaultKind::Kill | FaultKind::Pause => db.controls_processes(),
+        };
+        if !ok {
+            let why = match k {
+                FaultKind::Partition | FaultKind::Clock => {
+                    "it needs the bundled store's fault hooks"
+                }
+                _ => "it needs nodes this harness started",
+            };
+            return Some(format!(
+                "the {} target cannot take {} faults: {why}",
+                db.name(),
+                k.name()
+            ));
+        }
+    }
+    None
+}
+
+impl Nemesis {
+    /// A nemesis over a cluster, recording into `recorder`.
+    pub fn new(db: SharedDb, recorder: Arc<Recorder>) -> Result<Nemesis, reqwest::Error> {
+        Ok(Nemesis {
+            db,
+            http: reqwest::Client::builder().timeout(HOOK_TIMEOUT).build()?,
+            recorder,
+            active: BTreeMap::new(),
+            events: Vec::new(),
+        })
+    }
+
+    /// Kinds of fault in force.
+    pub fn active_kinds(&self) -> Vec<FaultKind> {
+        self.active.keys().copied().collect()
+    }
+
+    /// Whether a kind of fault is in force.
+    pub fn is_active(&self, kind: FaultKind) -> bool {
+        self.active.contains_key(&kind)
+    }
+
+    /// The grudge of the partition in force, if any.
+    pub fn partition_grudge(&self) -> Option<&Grudge> {
+        match self.active.get(&FaultKind::Partition) {
+            Some(Active::Partition { grudge }) => Some(grudge),
+            _ => None,
+        }
+    }
+
+    /// Every start and stop so far, with whether its effect was seen.
+    pub fn events(&self) -> &[FaultEvent] {
+        &self.events
+    }
+
+    fn nodes(&self) -> usize {
+        lock_db(&self.db).nodes()
+    }
+
+    /// Nodes that are neither killed nor paused: the ones that can answer.
+    fn live_nodes(&self) -> Vec<usize> {
+        let mut down = BTreeSet::new();
+        for a in self.active.values() {
+            if let Active::Kill { nodes } | Active::Pause { nodes } = a {
+                down.extend(nodes.iter().copied());
+            }
+        }
+        (0..self.nodes()).filter(|n| !down.contains(n)).collect()
+    }
+
+    fn note(
+        &mut self,
+        kind: FaultKind,
+        phase: &'static str,
+        description: String,
+        problem: Option<String>,
+    ) {
+        if let Some(p) = &problem {
+            tracing::warn!("{phase} {}: {description}: {p}", kind.name());
+        }
+        self.recorder.record(Entry {
+            process: Process::Named("nemesis".into()),
+            kind: RecordType::Info,
+            f: format!("{phase}-{}", kind.name()),
+            key: None,
+            value: Some(Value::Str(description.clone())),
+            error: problem.clone(),
+        });
+        self.events.push(FaultEvent {
+            kind,
+            phase,
+            description,
+            problem,
+            at_s: self.recorder.start().elapsed().as_secs(),
+        });
+    }
+
+    async fn hook(&self, node: usize, path: &str, body: Json) -> Result<Json, String> {
+        let base = lock_db(&self.db)
+            .fault_url(node)
+            .ok_or_else(|| "no fault hooks".to_string())?;
+        let resp = self
+            .http
+            .post(format!("{base}{path}"))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| format!("n{}{path}: {e}", node + 1))?;
+        let status = resp.status();
+        let body: Json = resp
+            .json()
+            .await
+            .map_err(|e| format!("n{}{path}: {e}", node + 1))?;
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(format!("n{}{path}: {status} {body}", node + 1))
+        }
+    }
+
+    /// A bundled node's `/status`.
+    pub async fn status(&self, node: usize) -> Result<Json, String> {
+        let base = lock_db(&self.db)
+            .fault_url(node)
+            .ok_or_else(|| "no status endpoint".to_string())?;
+        let resp = self
+            .http
+            .get(format!("{base}/status"))
+            .send()
+            .await
+            .map_err(|e| format!("n{}/status: {e}", node + 1))?;
+        resp.json()
+            .await
+            .map_err(|e| format!("n{}/status: {e}", node + 1))
+    }
+
+    /// The node most live nodes name as leader.
+    pub async fn leader(&self) -> Option<usize> {
+        let mut votes: BTreeMap<usize, usize> = BTreeMap::new();
+        for node in self.live_nodes() {
+            if let Ok(s) = self.status(node).await {
+                if let Some(id) = s.get("leader").and_then(Json::as_u64) {
+                    *votes.entry(id as usize - 1).or_default() += 1;
+                }
+            }
+        }
+        votes.into_iter().max_by_key(|&(_, v)| v).map(|(n, _)| n)
+    }
+
+    async fn resolve(&self, targets: &Targets) -> Vec<usize> {
+        match targets {
+            Targets::Nodes(n) => n.clone(),
+            Targets::Leader { fallback } => {
+                let leader = if lock_db(&self.db).fault_url(0).is_some() {
+                    self.leader().await
+                } else {
+                    None
+                };
+                vec![leader.unwrap_or(*fallback)]
+            }
+        }
+    }
+
+    /// Starts a fault (stopping one of the same kind first), checks its
+    /// effect and records it. Returns the event.
+    pub async fn start(&mut self, plan: &FaultPlan) -> FaultEvent {
+        let kind = plan.kind();
+        if self.is_active(kind) {
+            self.stop(kind).await;
+        }
+        let (description, problem) = match plan {
+            FaultPlan::Partition { shape, shuffled } => {
+                self.start_partition(*shape, shuffled).await
+            }
+            FaultPlan::Kill(t) => {
+                let nodes = self.resolve(t).await;
+                self.start_kill(nodes)
+            }
+            FaultPlan::Pause(t) => {
+                let nodes = self.resolve(t).await;
+                self.start_pause(nodes).await
+            }
+            FaultPlan::Clock(c) => self.start_clock(c).await,
+        };
+        self.note(kind, "start", description, problem);
+        self.events.last().cloned().expect("just pushed")
+    }
+
+    /// Stops the fault of a kind (a no-op if none is in force), checks that
+    /// it is undone and records it.
+    pub async fn stop(&mut self, kind: FaultKind) -> Option<FaultEvent> {
+        let active = self.active.remove(&kind)?;
+        let (description, problem) = match active {
+            Active::Partition { .. } => self.heal_partition().await,
+            Active::Kill { nodes } => self.restart(nodes).await,
+            Active::Pause { nodes } => self.resume(nodes).await,
+            Active::Clock { node, strobe } => self.reset_clock(node, strobe).await,
+        };
+        self.note(kind, "stop", description, problem);
+        self.events.last().cloned()
+    }
+
+    /// Undoes every fault: resumes paused nodes and restarts killed ones
+    /// first (so the hooks can reach them), then heals the network and
+    /// resets clocks. Called at the end of every test, also on errors and
+    /// interrupts.
+    pub async fn heal_all(&mut self) {
+        for kind in [
+            FaultKind::Pause,
+            FaultKind::Kill,
+            FaultKind::Partition,
+            FaultKind::Clock,
+        ] {
+            self.stop(kind).await;
+        }
+    }
+
+    async fn start_partition(
+        &mut self,
+        shape: PartitionShape,
+        shuffled: &[usize],
+    ) -> (String, Option<String>) {
+        let n = shuffled.len();
+        let (name, grudge) = match shape {
+            PartitionShape::IsolateOne => ("isolate-one", partition::isolate(n, shuffled[0])),
+            PartitionShape::IsolateLeader => {
+                let leader = self.leader().await.unwrap_or(shuffled[0]);
+                ("isolate-leader", partition::isolate(n, leader))
+            }
+            PartitionShape::Halves => {
+                let ordered: Vec<usize> = (0..n).collect();
+                ("halves", partition::halves(&ordered))
+            }
+            PartitionShape::RandomHalves => ("random-halves", partition::halves(shuffled)),
+            PartitionShape::MajoritiesRing => {
+                ("majorities-ring", partition::majorities_ring(shuffled))
+            }
+            PartitionShape::Bridge => ("bridge", partition::bridge(shuffled)),
+        };
+        let description = format!("{name}: {}", partition::describe(&grudge));
+        let mut problems = Vec::new();
+        // Blocking on either side cuts a link both ways, so nodes that are
+        // down now are still cut off by their peers.
+        let live = self.live_nodes();
+        for &node in &live {
+            let peers: Vec<usize> = grudge[node].iter().map(|p| p + 1).collect();
+            if let Err(e) = self
+                .hook(node, "/fault/block", json!({ "peers": peers }))
+                .await
+            {
+                problems.push(e);
+            }
+        }
+        for &node in &live {
+            if let Err(e) = self.wait_partitioned(node, &grudge[node]).await {
+                problems.push(e);
+            }
+        }
+        self.active
+            .insert(FaultKind::Partition, Active::Partition { grudge });
+        (description, joined(problems))
+    }
+
+    /// Polls a node's status (bounded) until it blocks exactly `cut` and
+    /// reports none of them reachable: its links are refreshed on a timer,
+    /// so the effect shows a moment after the hook returns.
+    async fn wait_partitioned(&self, node: usize, cut: &BTreeSet<usize>) -> Result<(), String> {
+        let deadline = Instant::now() + EFFECT_TIMEOUT;
+        loop {
+            let s = self.status(node).await?;
+            let blocked: BTreeSet<usize> = s["blocked"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Json::as_u64)
+                        .map(|p| p as usize - 1)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let reached: Vec<usize> = cut
+                .iter()
+                .copied()
+                .filter(|p| s["reachable"][(p + 1).to_string()].as_bool() != Some(false))
+                .collect();
+            if blocked == *cut && reached.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "n{} blocks {}, should block {}; still reaches {}",
+                    node + 1,
+                    names(&blocked.into_iter().collect::<Vec<_>>()),
+                    names(&cut.iter().copied().collect::<Vec<_>>()),
+                    names(&reached)
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn heal_partition(&mut self) -> (String, Option<String>) {
+        let mut problems = Vec::new();
+        for node in self.live_nodes() {
+            if let Err(e) = self.hook(node, "/fault/heal", json!({})).await {
+                problems.push(e);
+                continue;
+            }
+            match self.status(node).await {
+                Ok(s) if s["blocked"].as_array().is_some_and(Vec::is_empty) => {}
+                Ok(s) => problems.push(format!("n{} still blocks {}", node + 1, s["blocked"])),
+                Err(e) => problems.push(e),
+            }
+        }
+        ("healed".into(), joined(problems))
+    }
+
+    fn start_kill(&mut self, nodes: Vec<usize>) -> (String, Option<String>) {
+        let mut problems = Vec::new();
+        let mut db = lock_db(&self.db);
+        for &node in &nodes {
+            if let Err(e) = db.kill(node) {
+                problems.push(e.to_string());
+            }
+            if db.is_running(node) {
+                problems.push(format!("n{} is still running", node + 1));
+            }
+        }
+        drop(db);
+        let description = format!("killed {}", names(&nodes));
+        self.active.insert(FaultKind::Kill, Active::Kill { nodes });
+        (description, joined(problems))
+    }
+
+    async fn restart(&mut self, nodes: Vec<usize>) -> (String, Option<String>) {
+        let mut problems = Vec::new();
+        for &node in &nodes {
+            if let Err(e) = lock_db(&self.db).start(node) {
+                problems.push(e.to_string());
+            }
+        }
+        for &node in &nodes {
+            if let Err(e) = self.wait_listening(node).await {
+                problems.push(e);
+            }
+        }
+        (format!("restarted {}", names(&nodes)), joined(problems))
+    }
+
+    /// Waits (bounded) until a node accepts connections on its client port.
+    async fn wait_listening(&self, node: usize) -> Result<(), String> {
+        let url = lock_db(&self.db).client_url(node);
+        let addr = url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let deadline = Instant::now() + EFFECT_TIMEOUT;
+        loop {
+            if tokio::net::TcpStream::connect(&addr).await.is_ok() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "n{} does not listen on {addr} after restart",
+                    node + 1
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn start_pause(&mut self, nodes: Vec<usize>) -> (String, Option<String>) {
+        let mut problems = Vec::new();
+        let mut pids = Vec::new();
+        {
+            let mut db = lock_db(&self.db);
+            for &node in &nodes {
+                match db.pause(node) {
+                    Ok(()) => pids.extend(db.pid(node)),
+                    Err(e) => problems.push(e.to_string()),
+                }
+            }
+        }
+        for pid in pids {
+            if !wait_state(pid, |s| s == Some('T')).await {
+                problems.push(format!("pid {pid} is not stopped ({:?})", proc_state(pid)));
+            }
+        }
+        let description = format!("paused {}", names(&nodes));
+        self.active
+            .insert(FaultKind::Pause, Active::Pause { nodes });
+        (description, joined(problems))
+    }
+
+    async fn resume(&mut self, nodes: Vec<usize>) -> (String, Option<String>) {
+        let mut problems = Vec::new();
+        let mut pids = Vec::new();
+        {
+            let mut db = lock_db(&self.db);
+            for &node in &nodes {
+                match db.resume(node) {
+                    Ok(()) => pids.extend(db.pid(node)),
+                    // Killed while paused: the kill's restart brings it back.
+                    Err(e) if !db.is_running(node) => tracing::debug!("resume n{}: {e}", node + 1),
+                    Err(e) => problems.push(e.to_string()),
+                }
+            }
+        }
+        for pid in pids {
+            if !wait_state(pid, |s| s != Some('T')).await {
+                problems.push(format!("pid {pid} is still stopped"));
+            }
+        }
+        (format!("resumed {}", names(&nodes)), joined(problems))
+    }
+
+    async fn start_clock(&mut self, fault: &ClockFault) -> (String, Option<String>) {
+        let mut problems = Vec::new();
+        let (node, description, strobe) = match *fault {
+            ClockFault::Bump { node, offset_ms } => {
+                let before = self.clock_offset(node).await.unwrap_or(0);
+                if let Err(e) = self
+                    .hook(node, "/fault/clock", json!({ "offset_ms": offset_ms }))
+                    .await
+                {
+                    problems.push(e);
+                }
+                match self.clock_offset(node).await {
+                    // The clock never reads below zero, so a backwards jump
+                    // on a young node may be cut short.
+                    Some(after) if offset_ms < 0 && after < before => {}
+                    Some(after) if (after - before - offset_ms).abs() <= 500 => {}
+                    Some(after) => problems.push(format!(
+                        "n{} clock moved {} ms, wanted {offset_ms}",
+                        node + 1,
+                        after - before
+                    )),
+                    None => problems.push(format!("n{} did not report its clock", node + 1)),
+                }
+                (
+                    node,
+                    format!("bumped n{} clock by {offset_ms} ms", node + 1),
+                    None,
+                )
+            }
+            ClockFault::Drift { node, rate } => {
+                if let Err(e) = self
+                    .hook(
+                        node,
+                        "/fault/clock",
+                        json!({ "offset_ms": 0, "rate": rate }),
+                    )
+                    .await
+                {
+                    problems.push(e);
+                }
+                match self.status(node).await {
+                    Ok(s) if s["clock"]["rate"].as_f64() == Some(rate) => {}
+                    Ok(s) => problems.push(format!(
+                        "n{} clock rate is {}",
+                        node + 1,
+                        s["clock"]["rate"]
+                    )),
+                    Err(e) => problems.push(e),
+                }
+                (node, format!("n{} clock runs at {rate}x", node + 1), None)
+            }
+            ClockFault::Strobe {
+                node,
+                delta_ms,
+                period_ms,
+            } => {
+                let before = self.clock_offset(node).await.unwrap_or(0);
+                if let Err(e) = self
+                    .hook(node, "/fault/clock", json!({ "offset_ms": delta_ms }))
+                    .await
+                {
+                    problems.push(e);
+                }
+                match self.clock_offset(node).await {
+                    Some(after) if (after - before - delta_ms).abs() <= 500 => {}
+                    other => problems.push(format!("n{} clock did not jump: {other:?}", node + 1)),
+                }
+                let strobe = self.spawn_strobe(node, delta_ms, period_ms);
+                (
+                    node,
+                    format!(
+                        "strobing n{} clock by {delta_ms} ms every {period_ms} ms",
+                        node + 1
+                    ),
+                    strobe,
+                )
+            }
+        };
+        self.active
+            .insert(FaultKind::Clock, Active::Clock { node, strobe });
+        (description, joined(problems))
+    }
+
+    /// Flips the clock back and forth until aborted.
+    fn spawn_strobe(&self, node: usize, delta_ms: i64, period_ms: u64) -> Option<JoinHandle<()>> {
+        let base = lock_db(&self.db).fault_url(node)?;
+        let http = self.http.clone();
+        Some(tokio::spawn(async move {
+            let mut sign = -1;
+            let mut tick = tokio::time::interval(Duration::from_millis(period_ms.max(10)));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let body = json!({ "offset_ms": sign * delta_ms });
+                // A paused or partitioned node misses flips; that is fine.
+                let _ = http
+                    .post(format!("{base}/fault/clock"))
+                    .json(&body)
+                    .send()
+                    .await;
+                sign = -sign;
+            }
+        }))
+    }
+
+    async fn clock_offset(&self, node: usize) -> Option<i64> {
+        self.status(node).await.ok()?["clock"]["offset_ms"].as_i64()
+    }
+
+    async fn reset_clock(
+        &mut self,
+        node: usize,
+        strobe: Option<JoinHandle<()>>,
+    ) -> (String, Option<String>) {
+        if let Some(s) = strobe {
+            s.abort();
+            let _ = s.await;
+        }
+        let mut problems = Vec::new();
+        if let Err(e) = self.hook(node, "/fault/clock/reset", json!({})).await {
+            problems.push(e);
+        }
+        match self.status(node).await {
+            Ok(s)
+                if s["clock"]["rate"].as_f64() == Some(1.0)
+                    && s["clock"]["offset_ms"]
+                        .as_i64()
+                        .is_some_and(|o| o.abs() <= 50) => {}
+            Ok(s) => problems.push(format!("n{} clock not reset: {}", node + 1, s["clock"])),
+            Err(e) => problems.push(e),
+        }
+        (format!("reset n{} clock", node + 1), joined(problems))
+    }
+}
+
+/// Polls a process's state until `want` holds (bounded).
+async fn wait_state(pid: u32, want: impl Fn(Option<char>) -> bool) -> bool {
+    let deadline = Instant::now() + EFFECT_TIMEOUT;
+    loop {
+        if want(proc_state(pid)) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn names(nodes: &[usize]) -> String {
+    nodes
+        .iter()
+        .map(|n| format!("n{}", n + 1))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn joined(problems: Vec<String>) -> Option<String> {
+    (!problems.is_empty()).then(|| problems.join("; "))
+}

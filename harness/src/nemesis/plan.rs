@@ -1,0 +1,304 @@
+//! The nemesis's decisions, drawn from the seed: which fault kind to toggle
+//! at each step, and the shape, targets and magnitudes of each fault. Pure,
+//! so the same seed gives the same fault schedule (faults that target "the
+//! leader" are resolved when they happen).
+
+use super::partition::PartitionShape;
+use checker::generate::SplitMix;
+
+/// The kinds of fault (`--nemesis` names).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultKind {
+    /// Network partitions (through the bundled store's fault hooks).
+    Partition,
+    /// SIGKILL, then restart.
+    Kill,
+    /// SIGSTOP, then SIGCONT.
+    Pause,
+    /// Clock bumps and strobes (through the fault hooks).
+    Clock,
+}
+
+impl FaultKind {
+    /// Every kind, in the default rotation.
+    pub const ALL: [FaultKind; 4] = [
+        FaultKind::Partition,
+        FaultKind::Kill,
+        FaultKind::Pause,
+        FaultKind::Clock,
+    ];
+
+    /// The name on the command line and in histories.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Partition => "partition",
+            FaultKind::Kill => "kill",
+            FaultKind::Pause => "pause",
+            FaultKind::Clock => "clock",
+        }
+    }
+
+    /// Parses `partition,kill,pause,clock` or `none` (the empty list).
+    pub fn parse_list(s: &str) -> Result<Vec<FaultKind>, String> {
+        let s = s.trim();
+        if s == "none" || s.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut kinds = Vec::new();
+        for part in s.split(',') {
+            let part = part.trim();
+            let kind = FaultKind::ALL
+                .into_iter()
+                .find(|k| k.name() == part)
+                .ok_or_else(|| {
+                    format!(
+                        "unknown fault {part:?} (expected partition, kill, pause, clock, or none)"
+                    )
+                })?;
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+        Ok(kinds)
+    }
+}
+
+/// Which nodes a kill or pause hits.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Targets {
+    /// These nodes (0-based).
+    Nodes(Vec<usize>),
+    /// The current leader (a random node if none is known; `fallback`).
+    Leader {
+        /// Used when no leader is known.
+        fallback: usize,
+    },
+}
+
+/// A clock fault.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClockFault {
+    /// Jump one node's clock by `offset_ms` (either way).
+    Bump {
+        /// The node.
+        node: usize,
+        /// The jump.
+        offset_ms: i64,
+    },
+    /// Run one node's clock fast or slow.
+    Drift {
+        /// The node.
+        node: usize,
+        /// Clock seconds per real second.
+        rate: f64,
+    },
+    /// Flip one node's clock back and forth by `delta_ms` every `period_ms`.
+    Strobe {
+        /// The node.
+        node: usize,
+        /// The size of each flip.
+        delta_ms: i64,
+        /// Time between flips.
+        period_ms: u64,
+    },
+}
+
+/// A fault to start.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultPlan {
+    /// A partition of a shape, over the nodes in `shuffled` order.
+    Partition {
+        /// Its shape.
+        shape: PartitionShape,
+        /// The nodes, shuffled (isolate-one cuts the first).
+        shuffled: Vec<usize>,
+    },
+    /// Kill these nodes, restart them when the fault stops.
+    Kill(Targets),
+    /// Pause these nodes, resume them when the fault stops.
+    Pause(Targets),
+    /// A clock fault.
+    Clock(ClockFault),
+}
+
+impl FaultPlan {
+    /// The kind of fault this is.
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            FaultPlan::Partition { .. } => FaultKind::Partition,
+            FaultPlan::Kill(_) => FaultKind::Kill,
+            FaultPlan::Pause(_) => FaultKind::Pause,
+            FaultPlan::Clock(_) => FaultKind::Clock,
+        }
+    }
+}
+
+/// What the nemesis does next.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Start a fault of this kind (none of its kind is in force).
+    Start(FaultPlan),
+    /// Stop the fault of this kind in force.
+    Stop(FaultKind),
+}
+
+/// Draws the nemesis's steps.
+#[derive(Clone, Debug)]
+pub struct Planner {
+    rng: SplitMix,
+    kinds: Vec<FaultKind>,
+    nodes: usize,
+}
+
+impl Planner {
+    /// A planner for these kinds over `nodes` nodes.
+    pub fn new(seed: u64, kinds: &[FaultKind], nodes: usize) -> Planner {
+        Planner {
+            // A stream apart from the clients' streams of the same seed.
+            rng: SplitMix::new(seed ^ 0x4E45_4D45_5349_5321),
+            kinds: kinds.to_vec(),
+            nodes: nodes.max(1),
+        }
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        self.rng.below(n.max(1) as u64) as usize
+    }
+
+    fn shuffled(&mut self) -> Vec<usize> {
+        let mut v: Vec<usize> = (0..self.nodes).collect();
+        for i in (1..v.len()).rev() {
+            let j = self.below(i + 1);
+            v.swap(i, j);
+        }
+        v
+    }
+
+    /// The next step: a random kind is toggled, so faults of different
+    /// kinds overlap, as in Jepsen's combined nemesis. `active` says which
+    /// kinds are in force.
+    pub fn next(&mut self, active: &dyn Fn(FaultKind) -> bool) -> Option<Step> {
+        if self.kinds.is_empty() {
+            return None;
+        }
+        let i = self.below(self.kinds.len());
+        let kind = self.kinds[i];
+        if active(kind) {
+            return Some(Step::Stop(kind));
+        }
+        Some(Step::Start(self.plan(kind)))
+    }
+
+    /// Draws a fault of a kind.
+    pub fn plan(&mut self, kind: FaultKind) -> FaultPlan {
+        let shuffled = self.shuffled();
+        let minority = (self.nodes - 1) / 2;
+        let targets = |p: &mut Planner, shuffled: &[usize]| match p.below(4) {
+            0 => Targets::Leader {
+                fallback: shuffled[0],
+            },
+            1 if minority > 1 => Targets::Nodes(shuffled[..minority].to_vec()),
+            2 if p.nodes > 1 && p.below(3) == 0 => Targets::Nodes(shuffled.to_vec()),
+            _ => Targets::Nodes(vec![shuffled[0]]),
+        };
+        match kind {
+            FaultKind::Partition => {
+                let i = self.below(PartitionShape::ALL.len());
+                let mut shape = PartitionShape::ALL[i];
+                if shape == PartitionShape::MajoritiesRing && self.nodes < 5 {
+                    shape = PartitionShape::RandomHalves;
+                }
+                FaultPlan::Partition { shape, shuffled }
+            }
+            FaultKind::Kill => FaultPlan::Kill(targets(self, &shuffled)),
+            FaultKind::Pause => {
+                // Pausing every node only freezes the test; keep a majority.
+                match targets(self, &shuffled) {
+                    Targets::Nodes(n) if n.len() == self.nodes => {
+                        FaultPlan::Pause(Targets::Nodes(vec![n[0]]))
+                    }
+                    t => FaultPlan::Pause(t),
+                }
+            }
+            FaultKind::Clock => {
+                let node = shuffled[0];
+                const BUMPS_MS: [i64; 6] = [-4000, -2000, -1000, 1000, 2000, 4000];
+                FaultPlan::Clock(match self.below(3) {
+                    0 => ClockFault::Bump {
+                        node,
+                        offset_ms: BUMPS_MS[self.below(BUMPS_MS.len()) % BUMPS_MS.len()],
+                    },
+                    1 => ClockFault::Drift {
+                        node,
+                        rate: if self.below(2) == 0 { 0.25 } else { 4.0 },
+                    },
+                    _ => ClockFault::Strobe {
+                        node,
+                        delta_ms: 2000,
+                        period_ms: 50,
+                    },
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_plan() {
+        let draw = |seed| {
+            let mut p = Planner::new(seed, &FaultKind::ALL, 3);
+            let mut active = std::collections::BTreeSet::new();
+            (0..50)
+                .map(|_| {
+                    let step = p.next(&|k| active.contains(&k)).expect("kinds");
+                    match &step {
+                        Step::Start(plan) => {
+                            active.insert(plan.kind());
+                        }
+                        Step::Stop(k) => {
+                            active.remove(k);
+                        }
+                    }
+                    format!("{step:?}")
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(draw(7), draw(7));
+        assert_ne!(draw(7), draw(8));
+    }
+
+    #[test]
+    fn every_kind_gets_drawn_and_pauses_keep_a_majority() {
+        let mut p = Planner::new(1, &FaultKind::ALL, 3);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            if let Some(Step::Start(plan)) = p.next(&|_| false) {
+                if let FaultPlan::Pause(Targets::Nodes(n)) = &plan {
+                    assert!(n.len() < 3);
+                }
+                seen.insert(plan.kind());
+            }
+        }
+        assert_eq!(seen.len(), 4);
+    }
+
+    #[test]
+    fn parses_fault_lists() {
+        assert_eq!(FaultKind::parse_list("none"), Ok(vec![]));
+        assert_eq!(
+            FaultKind::parse_list("kill,pause,kill"),
+            Ok(vec![FaultKind::Kill, FaultKind::Pause])
+        );
+        assert!(FaultKind::parse_list("flood").is_err());
+    }
+}

@@ -1,0 +1,359 @@
+//! `skeptic test` end to end: the real binary, real node processes on
+//! loopback, real faults. Each test uses its own store directory.
+
+use serde_json::Value as Json;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Each test runs a cluster of its own and the machine may have two cores:
+/// one test at a time, so load from a neighbour does not turn into timeouts.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn skeptic() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_skeptic"))
+}
+
+fn run_test(store: &Path, args: &[&str]) -> Output {
+    skeptic()
+        .arg("test")
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("skeptic runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn results(store: &Path) -> Json {
+    let bytes = std::fs::read(store.join("latest/results.json")).expect("results.json");
+    serde_json::from_slice(&bytes).expect("results.json parses")
+}
+
+fn recheck(store: &Path) -> i32 {
+    let o = skeptic()
+        .arg("check")
+        .arg(store.join("latest"))
+        .output()
+        .expect("skeptic check runs");
+    o.status.code().unwrap_or(-1)
+}
+
+#[test]
+fn default_test_shortened_passes_with_every_fault_verified() {
+    let _one = exclusive();
+    let store = tempfile::tempdir().expect("tempdir");
+    let o = run_test(
+        store.path(),
+        &[
+            "--time-limit",
+            "10",
+            "--nemesis-interval",
+            "1.5",
+            "--seed",
+            "11",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("VALID"), "{out}");
+    assert!(out.contains("report: "), "{out}");
+    let r = results(store.path());
+    assert_eq!(r["verdict"], "valid");
+    let faults = r["faults"].as_array().expect("faults");
+    assert!(faults.len() >= 4, "the nemesis acted: {faults:?}");
+    assert_eq!(r["faults_not_verified"], 0, "{faults:?}");
+    assert!(r["stats"]["total"]["ok"].as_u64().expect("ok count") > 100);
+    let latest = store.path().join("latest");
+    for file in [
+        "history.jsonl",
+        "test.json",
+        "report.html",
+        "latency.svg",
+        "throughput.svg",
+        "logs/n1.log",
+    ] {
+        assert!(latest.join(file).is_file(), "{file} is written");
+    }
+    let config: Json =
+        serde_json::from_slice(&std::fs::read(latest.join("test.json")).expect("test.json"))
+            .expect("json");
+    assert_eq!(config["seed"], 11);
+    assert_eq!(
+        config["nemesis"],
+        serde_json::json!(["partition", "kill", "pause", "clock"])
+    );
+    assert_eq!(
+        recheck(store.path()),
+        0,
+        "the stored history rechecks as valid"
+    );
+    assert!(no_process_mentions(store.path()), "every node was stopped");
+}
+
+/// Whether no running process has this path on its command line.
+fn no_process_mentions(path: &Path) -> bool {
+    processes_mentioning(path).is_empty()
+}
+
+fn processes_mentioning(path: &Path) -> Vec<u32> {
+    let needle = path.to_string_lossy().into_owned();
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        // A zombie has an empty command line; a live node names its data dir.
+        if cmdline.contains(&needle) && !cmdline.contains(" test ") {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn local_reads_under_partitions_are_caught_in_nine_of_ten_seeds() {
+    let _one = exclusive();
+    let seeds: Vec<u64> = (1..=10).collect();
+    let mut caught = Vec::new();
+    // Two runs at a time: the machine has two cores.
+    for pair in seeds.chunks(2) {
+        let runs: Vec<_> = pair
+            .iter()
+            .map(|&seed| {
+                let store = tempfile::tempdir().expect("tempdir");
+                let child = skeptic()
+                    .arg("test")
+                    .arg("--store")
+                    .arg(store.path())
+                    .args([
+                        "--reads",
+                        "local",
+                        "--nemesis",
+                        "partition",
+                        "--time-limit",
+                        "30",
+                    ])
+                    .args(["--seed", &seed.to_string()])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("spawn");
+                (seed, store, child)
+            })
+            .collect();
+        for (seed, store, child) in runs {
+            let o = child.wait_with_output().expect("wait");
+            match o.status.code() {
+                Some(1) => {
+                    let r = results(store.path());
+                    let lin = &r["checkers"][0];
+                    assert_eq!(lin["verdict"], "not_linearizable", "seed {seed}: {lin}");
+                    assert!(
+                        store.path().join("latest/linearizability.html").is_file(),
+                        "seed {seed}: a counterexample page"
+                    );
+                    assert!(String::from_utf8_lossy(&o.stdout).contains("Not linearizable"));
+                    caught.push(seed);
+                }
+                Some(0) => eprintln!("seed {seed}: not caught"),
+                other => panic!("seed {seed}: exit {other:?}\n{}", text(&o)),
+            }
+        }
+    }
+    assert!(caught.len() >= 9, "caught only in seeds {caught:?}");
+}
+
+#[test]
+fn sigint_tears_down_and_keeps_a_checkable_history() {
+    let _one = exclusive();
+    let store = tempfile::tempdir().expect("tempdir");
+    let mut child = skeptic()
+        .arg("test")
+        .arg("--store")
+        .arg(store.path())
+        .args([
+            "--time-limit",
+            "120",
+            "--seed",
+            "5",
+            "--nemesis-interval",
+            "1",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait (bounded) until the clients have recorded a good number of
+    // operations, so the interrupt lands mid-run.
+    let history = store.path().join("latest/history.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let lines = std::fs::read_to_string(&history)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if lines >= 2000 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the test never got going");
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "exited early"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let nodes = processes_mentioning(store.path());
+    // Two or three: the nemesis may have one killed right now.
+    assert!(nodes.len() >= 2, "the nodes run: {nodes:?}");
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "skeptic did not stop after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let o = child.wait_with_output().expect("output");
+    assert_eq!(status.code(), Some(130), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("INTERRUPTED"),
+        "{}",
+        text(&o)
+    );
+    for n in nodes {
+        assert!(
+            !Path::new(&format!("/proc/{n}")).exists(),
+            "node pid {n} is gone"
+        );
+    }
+    assert!(no_process_mentions(store.path()));
+    assert_eq!(results(store.path())["verdict"], "interrupted");
+    let code = recheck(store.path());
+    assert!(
+        code == 0 || code == 1,
+        "skeptic check reads the kept history (exit {code})"
+    );
+}
+
+#[test]
+fn etcd_passes_register_under_kill_and_pause() {
+    let _one = exclusive();
+    if harness::db::EtcdDb::find_binary().is_none() {
+        eprintln!("skipped: etcd is not installed (apt-get install etcd-server)");
+        return;
+    }
+    let store = tempfile::tempdir().expect("tempdir");
+    let o = run_test(
+        store.path(),
+        &[
+            "--target",
+            "etcd",
+            "--nemesis",
+            "kill,pause",
+            "--time-limit",
+            "15",
+            "--nemesis-interval",
+            "2",
+            "--seed",
+            "3",
+            "--op-timeout",
+            "2000",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = results(store.path());
+    assert_eq!(r["faults_not_verified"], 0, "{}", r["faults"]);
+    assert!(r["faults"].as_array().expect("faults").len() >= 3);
+    assert!(r["stats"]["total"]["ok"].as_u64().expect("ok") > 100);
+    assert!(store.path().join("latest/logs/n1.log").is_file());
+    assert!(no_process_mentions(store.path()));
+}
+
+#[test]
+fn kv_and_set_workloads_pass_on_the_correct_store() {
+    let _one = exclusive();
+    for workload in ["kv", "set"] {
+        let store = tempfile::tempdir().expect("tempdir");
+        let o = run_test(
+            store.path(),
+            &[
+                "--workload",
+                workload,
+                "--time-limit",
+                "6",
+                "--nemesis-interval",
+                "1",
+                "--seed",
+                "2",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(0), "{workload}: {}", text(&o));
+        let r = results(store.path());
+        let checker = if workload == "set" {
+            "set"
+        } else {
+            "linearizable"
+        };
+        assert_eq!(r["checkers"][0]["checker"], checker);
+        assert_eq!(r["checkers"][0]["valid"], "valid");
+        assert_eq!(recheck(store.path()), 0, "{workload}: recheck");
+    }
+}
+
+#[test]
+fn bad_usage_exits_3_with_a_message() {
+    let _one = exclusive();
+    let store = tempfile::tempdir().expect("tempdir");
+    let cases: &[(&[&str], &str)] = &[
+        (&["--nodes", "0"], "--nodes"),
+        (&["--target", "external"], "--addresses"),
+        (&["--workload", "queue"], "unknown workload"),
+        (&["--nemesis", "flood"], "unknown fault"),
+        (&["--time-limit", "0"], "--time-limit"),
+        (
+            &[
+                "--target",
+                "external",
+                "--addresses",
+                "127.0.0.1:9",
+                "--nemesis",
+                "kill",
+            ],
+            "cannot take kill faults",
+        ),
+    ];
+    for (args, message) in cases {
+        let o = run_test(store.path(), args);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(message),
+            "{args:?}: {}",
+            text(&o)
+        );
+    }
+    assert!(no_process_mentions(store.path()));
+}
