@@ -123,6 +123,10 @@ pub struct TestArgs {
     /// Give up checking after this many seconds (verdict unknown).
     #[arg(long, value_name = "S", default_value_t = 300.0)]
     pub check_timeout: f64,
+    /// Run a stored test again: a run directory or its test.json (its
+    /// configuration and seed replace every other flag).
+    #[arg(long, value_name = "RUN")]
+    pub rerun: Option<PathBuf>,
     /// An extra flag for every bundled node, e.g. --node-arg=--lease-ms=500 (repeatable).
     #[arg(long, value_name = "FLAG", allow_hyphen_values = true)]
     pub node_arg: Vec<String>,

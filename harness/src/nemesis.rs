@@ -64,8 +64,8 @@ enum Active {
         nodes: Vec<usize>,
     },
     Clock {
-        node: usize,
-        strobe: Option<JoinHandle<()>>,
+        nodes: Vec<usize>,
+        strobes: Vec<JoinHandle<()>>,
     },
 }
 
@@ -278,7 +278,7 @@ impl Nemesis {
             Active::Partition { .. } => self.heal_partition().await,
             Active::Kill { nodes } => self.restart(nodes).await,
             Active::Pause { nodes } => self.resume(nodes).await,
-            Active::Clock { node, strobe } => self.reset_clock(node, strobe).await,
+            Active::Clock { nodes, strobes } => self.reset_clock(nodes, strobes).await,
         };
         self.note(kind, "stop", description, problem);
         self.events.last().cloned()
@@ -497,9 +497,30 @@ impl Nemesis {
         (format!("resumed {}", names(&nodes)), joined(problems))
     }
 
-    async fn start_clock(&mut self, fault: &ClockFault) -> (String, Option<String>) {
+    /// Starts a clock fault on each of its nodes (Jepsen's clock nemesis
+    /// skews a random subset of nodes, each its own way).
+    async fn start_clock(&mut self, faults: &[ClockFault]) -> (String, Option<String>) {
         let mut problems = Vec::new();
-        let (node, description, strobe) = match *fault {
+        let mut nodes = Vec::new();
+        let mut strobes = Vec::new();
+        let mut words = Vec::new();
+        for fault in faults {
+            let (node, description, strobe) = self.start_clock_one(fault, &mut problems).await;
+            nodes.push(node);
+            strobes.extend(strobe);
+            words.push(description);
+        }
+        self.active
+            .insert(FaultKind::Clock, Active::Clock { nodes, strobes });
+        (words.join("; "), joined(problems))
+    }
+
+    async fn start_clock_one(
+        &mut self,
+        fault: &ClockFault,
+        problems: &mut Vec<String>,
+    ) -> (usize, String, Option<JoinHandle<()>>) {
+        match *fault {
             ClockFault::Bump { node, offset_ms } => {
                 let before = self.clock_offset(node).await.unwrap_or(0);
                 if let Err(e) = self
@@ -574,10 +595,7 @@ impl Nemesis {
                     strobe,
                 )
             }
-        };
-        self.active
-            .insert(FaultKind::Clock, Active::Clock { node, strobe });
-        (description, joined(problems))
+        }
     }
 
     /// Flips the clock back and forth until aborted.
@@ -608,27 +626,30 @@ impl Nemesis {
 
     async fn reset_clock(
         &mut self,
-        node: usize,
-        strobe: Option<JoinHandle<()>>,
+        nodes: Vec<usize>,
+        strobes: Vec<JoinHandle<()>>,
     ) -> (String, Option<String>) {
-        if let Some(s) = strobe {
+        for s in strobes {
             s.abort();
             let _ = s.await;
         }
         let mut problems = Vec::new();
-        if let Err(e) = self.hook(node, "/fault/clock/reset", json!({})).await {
-            problems.push(e);
+        for &node in &nodes {
+            if let Err(e) = self.hook(node, "/fault/clock/reset", json!({})).await {
+                problems.push(e);
+                continue;
+            }
+            match self.status(node).await {
+                Ok(s)
+                    if s["clock"]["rate"].as_f64() == Some(1.0)
+                        && s["clock"]["offset_ms"]
+                            .as_i64()
+                            .is_some_and(|o| o.abs() <= 50) => {}
+                Ok(s) => problems.push(format!("n{} clock not reset: {}", node + 1, s["clock"])),
+                Err(e) => problems.push(e),
+            }
         }
-        match self.status(node).await {
-            Ok(s)
-                if s["clock"]["rate"].as_f64() == Some(1.0)
-                    && s["clock"]["offset_ms"]
-                        .as_i64()
-                        .is_some_and(|o| o.abs() <= 50) => {}
-            Ok(s) => problems.push(format!("n{} clock not reset: {}", node + 1, s["clock"])),
-            Err(e) => problems.push(e),
-        }
-        (format!("reset n{} clock", node + 1), joined(problems))
+        (format!("reset {} clocks", names(&nodes)), joined(problems))
     }
 }
 

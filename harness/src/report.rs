@@ -62,7 +62,13 @@ pub fn write(
         sections.push(CheckerSection {
             name: c.name.clone(),
             verdict: c.verdict.label().into(),
-            lines: c.lines.clone(),
+            // One list item per line of words (witnesses span several).
+            lines: c
+                .lines
+                .iter()
+                .flat_map(|l| l.lines())
+                .map(str::to_string)
+                .collect(),
             detail_page,
         });
     }

@@ -24,17 +24,21 @@ struct Cluster {
 }
 
 fn cluster() -> Cluster {
+    cluster_with("log", &[])
+}
+
+fn cluster_with(reads: &str, extra: &[&str]) -> Cluster {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = BundledDb::setup(&BundledOptions {
         program: env!("CARGO_BIN_EXE_skeptic").into(),
         nodes: 3,
         consensus: "multi".into(),
-        reads: "log".into(),
+        reads: reads.into(),
         fsync: "always".into(),
         node_op_timeout_ms: 1000,
         data_dir: dir.path().join("data"),
         logs_dir: dir.path().join("logs"),
-        extra_args: Vec::new(),
+        extra_args: extra.iter().map(|a| a.to_string()).collect(),
     })
     .expect("cluster starts");
     let db: SharedDb = Arc::new(Mutex::new(Box::new(db) as Box<dyn Db>));
@@ -190,10 +194,10 @@ async fn clock_faults_move_the_clock_and_reset_puts_it_back() {
         assert!(serves_writes(&c, n).await);
     }
     let offset = |s: &Json| s["clock"]["offset_ms"].as_i64().expect("offset");
-    let bump = FaultPlan::Clock(ClockFault::Bump {
+    let bump = FaultPlan::Clock(vec![ClockFault::Bump {
         node: 0,
         offset_ms: 4000,
-    });
+    }]);
     let ev = c.nemesis.start(&bump).await;
     assert_eq!(ev.problem, None, "{ev:?}");
     assert!((offset(&status(&c, 0).await) - 4000).abs() < 500);
@@ -205,17 +209,42 @@ async fn clock_faults_move_the_clock_and_reset_puts_it_back() {
     assert_eq!(ev.problem, None, "{ev:?}");
     assert!(offset(&status(&c, 0).await).abs() < 100);
 
-    let drift = FaultPlan::Clock(ClockFault::Drift { node: 2, rate: 4.0 });
+    // Several nodes at once, each its own way.
+    let two = FaultPlan::Clock(vec![
+        ClockFault::Bump {
+            node: 0,
+            offset_ms: 3000,
+        },
+        ClockFault::Drift {
+            node: 1,
+            rate: 0.25,
+        },
+    ]);
+    assert_eq!(c.nemesis.start(&two).await.problem, None);
+    assert!(offset(&status(&c, 0).await) > 2500);
+    assert_eq!(status(&c, 1).await["clock"]["rate"].as_f64(), Some(0.25));
+    assert_eq!(
+        c.nemesis
+            .stop(FaultKind::Clock)
+            .await
+            .expect("active")
+            .problem,
+        None
+    );
+    assert_eq!(status(&c, 1).await["clock"]["rate"].as_f64(), Some(1.0));
+    assert!(offset(&status(&c, 0).await).abs() < 100);
+
+    let drift = FaultPlan::Clock(vec![ClockFault::Drift { node: 2, rate: 4.0 }]);
     assert_eq!(c.nemesis.start(&drift).await.problem, None);
     assert_eq!(status(&c, 2).await["clock"]["rate"].as_f64(), Some(4.0));
     c.nemesis.stop(FaultKind::Clock).await;
     assert_eq!(status(&c, 2).await["clock"]["rate"].as_f64(), Some(1.0));
 
-    let strobe = FaultPlan::Clock(ClockFault::Strobe {
+    let strobe = FaultPlan::Clock(vec![ClockFault::Strobe {
         node: 1,
         delta_ms: 2000,
         period_ms: 20,
-    });
+    }]);
     assert_eq!(c.nemesis.start(&strobe).await.problem, None);
     // The clock flips between two offsets about 2 s apart.
     let mut seen = std::collections::BTreeSet::new();
@@ -253,10 +282,10 @@ async fn heal_all_undoes_overlapping_faults() {
         .start(&FaultPlan::Kill(Targets::Nodes(vec![1])))
         .await;
     c.nemesis
-        .start(&FaultPlan::Clock(ClockFault::Bump {
+        .start(&FaultPlan::Clock(vec![ClockFault::Bump {
             node: 0,
             offset_ms: -1000,
-        }))
+        }]))
         .await;
     assert_eq!(c.nemesis.active_kinds().len(), 4);
     c.nemesis.heal_all().await;
@@ -273,4 +302,79 @@ async fn heal_all_undoes_overlapping_faults() {
         assert!(s["clock"]["offset_ms"].as_i64().expect("offset").abs() < 100);
         assert!(serves_writes(&c, n).await);
     }
+}
+
+/// What a read through the isolated old leader returns after the majority
+/// has written a new value: `None` if it did not answer.
+async fn read_after_isolating_the_leader(slow_leader_clock: bool) -> Option<String> {
+    let mut c = cluster_with("lease", &["--lease-ms", "3000"]);
+    for n in 0..3 {
+        assert!(serves_writes(&c, n).await);
+    }
+    let leader = c.nemesis.leader().await.expect("a leader");
+    let set = |v: &str| StoreOp::Set {
+        key: "a".into(),
+        value: v.into(),
+    };
+    assert_eq!(
+        client(&c, leader, 2000).call(set("old")).await,
+        Ok(StoreReply::Done)
+    );
+    if slow_leader_clock {
+        let slow = FaultPlan::Clock(vec![ClockFault::Drift {
+            node: leader,
+            rate: 0.25,
+        }]);
+        assert_eq!(c.nemesis.start(&slow).await.problem, None);
+    }
+    let cut = FaultPlan::Partition {
+        shape: PartitionShape::IsolateLeader,
+        shuffled: vec![0, 1, 2],
+    };
+    let ev = c.nemesis.start(&cut).await;
+    assert_eq!(ev.problem, None, "{ev:?}");
+    let isolated: Vec<usize> = (0..3)
+        .filter(|&n| {
+            c.nemesis
+                .partition_grudge()
+                .is_some_and(|g| g[n].len() == 2)
+        })
+        .collect();
+    assert_eq!(isolated, vec![leader], "the leader is the one cut off");
+    // The majority elects a new leader and takes the write (bounded).
+    let follower = (leader + 1) % 3;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let fc = client(&c, follower, 2000);
+    while fc.call(set("new")).await != Ok(StoreReply::Done) {
+        assert!(
+            Instant::now() < deadline,
+            "the majority never took the write"
+        );
+    }
+    let read = client(&c, leader, 1000)
+        .call(StoreOp::Get { key: "a".into() })
+        .await;
+    c.nemesis.heal_all().await;
+    match read {
+        Ok(StoreReply::Value(v)) => v,
+        _ => None,
+    }
+}
+
+/// The clock nemesis's effect on a store that trusts clocks: with the old
+/// leader's clock slowed, its lease outlives the election of a new leader
+/// and it serves a stale read; with honest clocks it does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_leader_clock_makes_lease_reads_stale() {
+    assert_eq!(
+        read_after_isolating_the_leader(true).await.as_deref(),
+        Some("old"),
+        "a slowed clock keeps the old lease alive"
+    );
+    let honest = read_after_isolating_the_leader(false).await;
+    assert_ne!(
+        honest.as_deref(),
+        Some("old"),
+        "honest clocks: no stale read"
+    );
 }

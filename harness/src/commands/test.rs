@@ -60,6 +60,18 @@ pub fn config(args: &TestArgs) -> TestConfig {
     c
 }
 
+/// A stored run's configuration (`test.json`, or the directory holding it).
+fn stored_config(path: &std::path::Path) -> Result<TestConfig, String> {
+    let file = if path.is_dir() {
+        path.join("test.json")
+    } else {
+        path.to_path_buf()
+    };
+    let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{} is not a test configuration: {e}", file.display()))
+}
+
 fn describe(c: &TestConfig) -> String {
     let target = match c.target {
         Target::Bundled => format!(
@@ -87,7 +99,16 @@ fn describe(c: &TestConfig) -> String {
 
 /// Runs the test; the exit code is the verdict's.
 pub fn run(args: &TestArgs) -> anyhow::Result<u8> {
-    let config = config(args);
+    let config = match &args.rerun {
+        Some(path) => match stored_config(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("skeptic test: --rerun {}: {e}", path.display());
+                return Ok(3);
+            }
+        },
+        None => config(args),
+    };
     if let Err(e) = config.validate() {
         eprintln!("skeptic test: {e}");
         return Ok(3);

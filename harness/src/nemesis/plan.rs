@@ -123,8 +123,8 @@ pub enum FaultPlan {
     Kill(Targets),
     /// Pause these nodes, resume them when the fault stops.
     Pause(Targets),
-    /// A clock fault.
-    Clock(ClockFault),
+    /// Clock faults, one per node they hit.
+    Clock(Vec<ClockFault>),
 }
 
 impl FaultPlan {
@@ -227,24 +227,34 @@ impl Planner {
                 }
             }
             FaultKind::Clock => {
-                let node = shuffled[0];
-                const BUMPS_MS: [i64; 6] = [-4000, -2000, -1000, 1000, 2000, 4000];
-                FaultPlan::Clock(match self.below(3) {
-                    0 => ClockFault::Bump {
-                        node,
-                        offset_ms: BUMPS_MS[self.below(BUMPS_MS.len()) % BUMPS_MS.len()],
-                    },
-                    1 => ClockFault::Drift {
-                        node,
-                        rate: if self.below(2) == 0 { 0.25 } else { 4.0 },
-                    },
-                    _ => ClockFault::Strobe {
-                        node,
-                        delta_ms: 2000,
-                        period_ms: 50,
-                    },
-                })
+                // A random nonempty subset, each node skewed its own way.
+                let count = 1 + self.below(self.nodes);
+                FaultPlan::Clock(
+                    shuffled[..count]
+                        .iter()
+                        .map(|&node| self.clock_fault(node))
+                        .collect(),
+                )
             }
+        }
+    }
+
+    fn clock_fault(&mut self, node: usize) -> ClockFault {
+        const BUMPS_MS: [i64; 6] = [-4000, -2000, -1000, 1000, 2000, 4000];
+        match self.below(3) {
+            0 => ClockFault::Bump {
+                node,
+                offset_ms: BUMPS_MS[self.below(BUMPS_MS.len())],
+            },
+            1 => ClockFault::Drift {
+                node,
+                rate: if self.below(2) == 0 { 0.25 } else { 4.0 },
+            },
+            _ => ClockFault::Strobe {
+                node,
+                delta_ms: 2000,
+                period_ms: 50,
+            },
         }
     }
 }

@@ -6,6 +6,10 @@
 //! prefix; with a majority of promises it re-proposes whatever it learned
 //! (filling gaps with no-ops) and then runs phase 2 per batch of client
 //! commands, several slots in flight. Followers forward requests to it.
+//! Slots a promiser already knew chosen are not re-proposed: the leader
+//! learns them by catching up from that promiser, batch after batch, and
+//! asks again every heartbeat period until it has them all (as followers
+//! do from the leader), since it cannot apply anything past a missing slot.
 //!
 //! Basic Paxos: the replica that receives a command runs both phases for
 //! the next free slot itself; on a conflict it retries with a higher
@@ -97,6 +101,20 @@ pub struct Replica {
     leader: Option<NodeId>,
     now_ms: u64,
     last_leader_contact_ms: Option<u64>,
+    /// The leader that `last_leader_contact_ms` heard from: with lease
+    /// reads, this node granted it a lease and must not help elect anyone
+    /// else (itself included) until that lease ends. Kept apart from
+    /// `leader`, which an election of our own clears.
+    lease_holder: Option<NodeId>,
+
+    // Catching up (any role).
+    /// A peer known to have every slot below the given one chosen (the
+    /// highest such report), to catch up from while behind it.
+    ahead: Option<(NodeId, Slot)>,
+    /// The slots below this were asked for: while `first_unchosen` is
+    /// below it, a request is outstanding and no new one is sent on its
+    /// account (periodic retries still go out, the request may be lost).
+    catch_up_until: Slot,
 
     // Candidate.
     promises: BTreeMap<NodeId, Promised>,
@@ -158,6 +176,9 @@ impl Replica {
             leader: None,
             now_ms: 0,
             last_leader_contact_ms: None,
+            lease_holder: None,
+            ahead: None,
+            catch_up_until: 0,
             promises: BTreeMap::new(),
             election_from: 0,
             next_slot: 0,
@@ -243,6 +264,9 @@ impl Replica {
     /// Handles one input at time `now_ms` (the node's own clock, which
     /// leases read), appending what to do to `out`.
     pub fn step(&mut self, now_ms: u64, input: Input, out: &mut Vec<Output>) {
+        if now_ms < self.now_ms {
+            self.clock_went_back(now_ms);
+        }
         self.now_ms = now_ms;
         match input {
             Input::Start => self.start(out),
@@ -259,6 +283,28 @@ impl Replica {
             self.applied <= self.first_unchosen,
             "applied never passes chosen"
         );
+    }
+
+    /// The node's clock jumped back to `now_ms`. Readings taken before
+    /// the jump are in this clock's future: left alone, a follower would
+    /// count its last word from the leader as still to come (sitting out
+    /// elections and refusing every other candidate until its clock caught
+    /// up, as long as the jump), and a leader's lease would outlast the
+    /// fault by as much. They are pulled back to the present: leases stay
+    /// measured on this node's own clock (and are unsafe while it is
+    /// wrong, as designed), but nothing outlasts the jump by more than one
+    /// lease or election timeout.
+    fn clock_went_back(&mut self, now_ms: u64) {
+        if let Some(t) = self.last_leader_contact_ms.as_mut() {
+            *t = (*t).min(now_ms);
+        }
+        self.lease_until_ms = self
+            .lease_until_ms
+            .min(now_ms.saturating_add(self.cfg.lease_ms));
+        // Acks to heartbeats sent before the jump would grant a lease from
+        // a reading in the future (and could be mistaken for acks to a new
+        // heartbeat sent at the same reading).
+        self.heartbeat_acks.clear();
     }
 
     fn start(&mut self, out: &mut Vec<Output>) {
@@ -321,6 +367,16 @@ impl Replica {
                 let quiet = self.last_leader_contact_ms.is_none_or(|t| {
                     self.now_ms.saturating_sub(t) >= self.cfg.election_timeout_ms.0
                 });
+                // Promising ourselves is a promise like any other: not
+                // while a lease we granted another leader may still be
+                // serving reads. (Without this, two followers of a cut-off
+                // leader each started an election, dropped the leader they
+                // knew, and promised each other at once: a new leader took
+                // writes while the old one still answered lease reads.)
+                if self.granted_lease_live(self.cfg.id) {
+                    self.set_election_timer(out);
+                    return;
+                }
                 if quiet || self.role == Role::Candidate {
                     self.start_election(out);
                 }
@@ -328,6 +384,14 @@ impl Replica {
             }
             (Timer::Heartbeat, Mode::Multi) if self.role == Role::Leader => {
                 self.heartbeat(out);
+                // Nobody sends a leader heartbeats: while it lags behind
+                // what a promiser knew chosen, it asks again every period
+                // (a request or its answer may have been lost).
+                if let Some((peer, upto)) = self.ahead {
+                    if self.first_unchosen < upto {
+                        self.catch_up(peer, true, out);
+                    }
+                }
                 self.set_heartbeat_timer(out);
             }
             (Timer::Backoff, Mode::Basic) => {
@@ -397,13 +461,12 @@ impl Replica {
             .max_by_key(|(_, c)| *c)
             .expect("a quorum of promises");
         self.promises.clear();
+        // Learn them as a follower would, in batches, until caught up: the
+        // leader cannot apply (answer clients, serve lease reads) anything
+        // past the first slot it is missing.
+        self.note_ahead(ahead, chosen_upto);
         if chosen_upto > self.first_unchosen {
-            out.push(Output::Send {
-                to: ahead,
-                msg: Msg::CatchUp {
-                    from: self.first_unchosen,
-                },
-            });
+            self.catch_up(ahead, true, out);
         }
         let start = self.first_unchosen.max(chosen_upto);
         let end = values
@@ -911,12 +974,7 @@ impl Replica {
                 chosen_upto,
             } => {
                 if chosen_upto > self.first_unchosen && self.cfg.mode == Mode::Basic {
-                    out.push(Output::Send {
-                        to: from,
-                        msg: Msg::CatchUp {
-                            from: self.first_unchosen,
-                        },
-                    });
+                    self.catch_up(from, true, out);
                 }
                 if self.cfg.mode == Mode::Basic {
                     if let Some(p) = self.proposal.as_mut() {
@@ -969,13 +1027,11 @@ impl Replica {
             }
             Msg::Chosen { slot, batch } => {
                 self.learn(slot, batch, out);
-                if slot > self.first_unchosen {
-                    out.push(Output::Send {
-                        to: from,
-                        msg: Msg::CatchUp {
-                            from: self.first_unchosen,
-                        },
-                    });
+                // Missing slots below one we know chosen (a gap, or the
+                // end of a catch-up batch short of the target): ask the
+                // sender for the next batch, unless a request is pending.
+                if self.first_unchosen < self.known_chosen_end() {
+                    self.catch_up(from, false, out);
                 }
                 self.propose(out);
             }
@@ -994,13 +1050,10 @@ impl Replica {
                     });
                 }
                 self.follow(from, ballot, out);
+                self.note_ahead(from, first_unchosen);
                 if first_unchosen > self.first_unchosen {
-                    out.push(Output::Send {
-                        to: from,
-                        msg: Msg::CatchUp {
-                            from: self.first_unchosen,
-                        },
-                    });
+                    // Every heartbeat: requests and answers may be lost.
+                    self.catch_up(from, true, out);
                 }
                 out.push(Output::Send {
                     to: from,
@@ -1014,8 +1067,13 @@ impl Replica {
                         if acks.len() >= self.cfg.quorum() {
                             // Followers will not elect anyone else until
                             // lease_ms after they acked, on their clocks.
-                            self.lease_until_ms =
-                                self.lease_until_ms.max(sent_ms + self.cfg.lease_ms);
+                            // (`sent_ms` is no later than now: acks to
+                            // heartbeats sent before the clock went back
+                            // were dropped.)
+                            debug_assert!(sent_ms <= self.now_ms, "acks from the clock's future");
+                            self.lease_until_ms = self
+                                .lease_until_ms
+                                .max(sent_ms.saturating_add(self.cfg.lease_ms));
                         }
                     }
                 }
@@ -1033,13 +1091,17 @@ impl Replica {
                         },
                     });
                 }
-                for slot in start..self.first_unchosen.min(start + CATCH_UP_MAX) {
-                    if let Some(batch) = self.chosen_value(slot) {
-                        out.push(Output::Send {
-                            to: from,
-                            msg: Msg::Chosen { slot, batch },
-                        });
-                    }
+                // Every value known chosen in the batch's range, also past
+                // a gap of our own: a requester ahead of us may miss those.
+                let end = start.saturating_add(CATCH_UP_MAX);
+                for (slot, batch) in self.chosen.range(start..end) {
+                    out.push(Output::Send {
+                        to: from,
+                        msg: Msg::Chosen {
+                            slot: *slot,
+                            batch: batch.clone(),
+                        },
+                    });
                 }
             }
             Msg::Forward { request, command } => {
@@ -1091,6 +1153,38 @@ impl Replica {
         self.chosen.get(&slot).cloned()
     }
 
+    /// Remembers that `peer` has every slot below `upto` chosen.
+    fn note_ahead(&mut self, peer: NodeId, upto: Slot) {
+        if peer != self.cfg.id && self.ahead.is_none_or(|(_, known)| upto > known) {
+            self.ahead = Some((peer, upto));
+        }
+    }
+
+    /// One past the highest slot this replica knows to be chosen, here or
+    /// at a peer.
+    fn known_chosen_end(&self) -> Slot {
+        let here = self.chosen.keys().next_back().map_or(0, |s| s + 1);
+        let there = self.ahead.map_or(0, |(_, upto)| upto);
+        here.max(there).max(self.first_unchosen)
+    }
+
+    /// Asks `peer` for the chosen values from `first_unchosen` on (one
+    /// batch), unless one was asked for and has not all arrived yet and
+    /// `again` is false. Periodic callers pass `again`: a request or its
+    /// answer may be lost, and nothing else would ask again.
+    fn catch_up(&mut self, peer: NodeId, again: bool, out: &mut Vec<Output>) {
+        if peer == self.cfg.id || (!again && self.first_unchosen < self.catch_up_until) {
+            return;
+        }
+        self.catch_up_until = self.first_unchosen.saturating_add(CATCH_UP_MAX);
+        out.push(Output::Send {
+            to: peer,
+            msg: Msg::CatchUp {
+                from: self.first_unchosen,
+            },
+        });
+    }
+
     fn follow(&mut self, leader: NodeId, ballot: Ballot, out: &mut Vec<Output>) {
         if ballot > self.ballot && self.role != Role::Follower {
             self.step_down(ballot, out);
@@ -1098,7 +1192,19 @@ impl Replica {
         if ballot.node == leader {
             self.leader = Some(leader);
             self.last_leader_contact_ms = Some(self.now_ms);
+            self.lease_holder = Some(leader);
         }
+    }
+
+    /// With lease reads: whether this node recently heard from a leader
+    /// other than `candidate`, so the lease it granted that leader (by
+    /// acknowledging its heartbeats) may still be live on this clock.
+    fn granted_lease_live(&self, candidate: NodeId) -> bool {
+        self.cfg.reads == ReadMode::Lease
+            && self.lease_holder.is_some_and(|l| l != candidate)
+            && self
+                .last_leader_contact_ms
+                .is_some_and(|t| self.now_ms < t.saturating_add(self.cfg.lease_ms))
     }
 
     fn on_prepare(
@@ -1111,13 +1217,7 @@ impl Replica {
     ) {
         // With leases, a follower that recently heard from a live leader
         // refuses to help elect another until the lease it granted ends.
-        if !single
-            && self.cfg.reads == ReadMode::Lease
-            && self.leader.is_some_and(|l| l != from)
-            && self
-                .last_leader_contact_ms
-                .is_some_and(|t| self.now_ms < t + self.cfg.lease_ms)
-        {
+        if !single && self.granted_lease_live(from) {
             return;
         }
         if single && slot < self.first_unchosen {
@@ -1139,10 +1239,18 @@ impl Replica {
             self.acceptor.prepare(ballot, slot)
         };
         match result {
-            Ok((accepted, record)) => {
+            Ok((mut accepted, record)) => {
                 out.extend(record.map(Output::Persist));
                 if !single && ballot > self.ballot && self.role != Role::Follower {
                     self.step_down(ballot, out);
+                }
+                if !single {
+                    // Below our chosen prefix the candidate re-proposes
+                    // nothing (it starts at the highest `chosen_upto` it
+                    // hears and learns those slots by catching up), so
+                    // their accepted values need not travel: a promise
+                    // from a replica far ahead stays small.
+                    accepted.retain(|(s, _, _)| *s >= self.first_unchosen);
                 }
                 out.push(Output::Send {
                     to: from,

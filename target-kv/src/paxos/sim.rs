@@ -26,6 +26,9 @@ pub struct Sim {
     pub cut: BTreeSet<(NodeId, NodeId)>,
     /// The simulated clock.
     pub now_ms: u64,
+    /// Clock faults: node `n` reads `now_ms + skew_ms[n]` (never below 0).
+    /// Changing a skew jumps that node's clock, either way.
+    pub skew_ms: BTreeMap<NodeId, i64>,
     configs: BTreeMap<NodeId, Config>,
 }
 
@@ -46,6 +49,7 @@ impl Sim {
             replies: Vec::new(),
             cut: BTreeSet::new(),
             now_ms: 0,
+            skew_ms: BTreeMap::new(),
             configs: BTreeMap::new(),
         };
         for &id in &members {
@@ -61,13 +65,20 @@ impl Sim {
         sim
     }
 
+    /// What `node`'s clock reads now (the simulated clock, skewed).
+    pub fn clock_ms(&self, node: NodeId) -> u64 {
+        let skew = self.skew_ms.get(&node).copied().unwrap_or(0);
+        self.now_ms.saturating_add_signed(skew)
+    }
+
     /// Feeds one input to a node and carries out what it asks.
     pub fn input(&mut self, node: NodeId, input: Input) {
+        let now_ms = self.clock_ms(node);
         let Some(replica) = self.replicas.get_mut(&node) else {
             return;
         };
         let mut out = Vec::new();
-        replica.step(self.now_ms, input, &mut out);
+        replica.step(now_ms, input, &mut out);
         for o in out {
             match o {
                 Output::Persist(r) => self.disks.entry(node).or_default().push(r),
