@@ -10,6 +10,8 @@ mod etcd;
 mod external;
 pub mod process;
 
+use process::ManagedProcess;
+
 pub use bundled::{BundledDb, BundledOptions};
 pub use etcd::{EtcdDb, EtcdOptions};
 pub use external::ExternalDb;
@@ -74,54 +76,95 @@ pub trait Db: Send {
         None
     }
 
+    /// The node processes, one per node, when this harness started them.
+    /// Implementations that own processes return them here and get every
+    /// process-control method below for free.
+    fn processes(&self) -> Option<&[ManagedProcess]> {
+        None
+    }
+
+    /// The same, to act on them.
+    fn processes_mut(&mut self) -> Option<&mut [ManagedProcess]> {
+        None
+    }
+
     /// Whether this harness started the nodes and can signal them.
     fn controls_processes(&self) -> bool {
-        false
+        self.processes().is_some()
     }
 
     /// (Re)starts a stopped node.
     fn start(&mut self, node: usize) -> Result<(), DbError> {
-        let _ = node;
-        Err(DbError::Unsupported("starting a node"))
+        let p = process(self, node, "starting a node")?;
+        let what = p.name().to_string();
+        p.start()
+            .map(|_| ())
+            .map_err(|source| DbError::Start { what, source })
     }
 
     /// Kills a node with SIGKILL and reaps it.
     fn kill(&mut self, node: usize) -> Result<(), DbError> {
-        let _ = node;
-        Err(DbError::Unsupported("killing a node"))
+        process(self, node, "killing a node")?
+            .kill()
+            .map_err(|source| DbError::Signal { node, source })
     }
 
     /// Stops a node with SIGSTOP.
     fn pause(&mut self, node: usize) -> Result<(), DbError> {
-        let _ = node;
-        Err(DbError::Unsupported("pausing a node"))
+        process(self, node, "pausing a node")?
+            .pause()
+            .map_err(|source| DbError::Signal { node, source })
     }
 
     /// Continues a paused node with SIGCONT.
     fn resume(&mut self, node: usize) -> Result<(), DbError> {
-        let _ = node;
-        Err(DbError::Unsupported("resuming a node"))
+        process(self, node, "resuming a node")?
+            .resume()
+            .map_err(|source| DbError::Signal { node, source })
     }
 
     /// The node's process id while it runs.
-    fn pid(&mut self, _node: usize) -> Option<u32> {
-        None
+    fn pid(&mut self, node: usize) -> Option<u32> {
+        self.processes_mut()?.get_mut(node)?.pid()
     }
 
     /// Whether the node's process is running (not exited); `true` when the
     /// harness does not control processes.
-    fn is_running(&mut self, _node: usize) -> bool {
-        true
+    fn is_running(&mut self, node: usize) -> bool {
+        match self.processes_mut() {
+            Some(ps) => ps.get_mut(node).is_some_and(ManagedProcess::is_running),
+            None => true,
+        }
     }
 
     /// The node's log files.
     fn log_paths(&self) -> Vec<PathBuf> {
-        Vec::new()
+        self.processes()
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p.log_path().to_path_buf())
+            .collect()
     }
 
-    /// Stops every node (continuing paused ones first) and reaps them.
-    /// Idempotent; also called on drop by implementations that own processes.
-    fn teardown(&mut self) {}
+    /// Stops every node and reaps them (SIGKILL ends a stopped process
+    /// too). Idempotent; also called on drop by implementations that own
+    /// processes.
+    fn teardown(&mut self) {
+        for p in self.processes_mut().unwrap_or_default() {
+            let _ = p.kill();
+        }
+    }
+}
+
+/// A node's process, or why there is none to act on.
+fn process<'a, D: Db + ?Sized>(
+    db: &'a mut D,
+    node: usize,
+    what: &'static str,
+) -> Result<&'a mut ManagedProcess, DbError> {
+    db.processes_mut()
+        .and_then(|ps| ps.get_mut(node))
+        .ok_or(DbError::Unsupported(what))
 }
 
 /// A free loopback address, chosen by the OS, so parallel tests do not

@@ -4,8 +4,8 @@
 use crate::keys::KeyPlan;
 use crate::store::{BoxFuture, KvClient, StoreOp, StoreReply};
 use crate::workload::{
-    from_store, linearizability, to_store, CheckerResult, Completion, Invocation, OpStream,
-    Workload, WorkloadKind, WorkloadOptions,
+    from_store, linearizability, reads_of, to_store, CheckerResult, Completion, Invocation,
+    OpStream, Workload, WorkloadKind, WorkloadOptions,
 };
 use checker::{CheckOptions, History, ModelKind, Value};
 
@@ -60,13 +60,7 @@ impl Workload for Register {
     }
 
     fn final_ops(&self, keys: &[String]) -> Vec<Invocation> {
-        keys.iter()
-            .map(|k| Invocation {
-                f: "read".into(),
-                key: k.clone(),
-                value: Value::Nil,
-            })
-            .collect()
+        reads_of(keys, "read")
     }
 
     fn execute<'a>(

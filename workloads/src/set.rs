@@ -11,8 +11,8 @@
 use crate::keys::KeyPlan;
 use crate::store::{BoxFuture, KvClient, StoreOp, StoreReply};
 use crate::workload::{
-    CheckerResult, CheckerVerdict, Completion, Invocation, OpStream, Workload, WorkloadKind,
-    WorkloadOptions,
+    reads_of, CheckerResult, CheckerVerdict, Completion, Invocation, OpStream, Workload,
+    WorkloadKind, WorkloadOptions,
 };
 use checker::{CheckOptions, History, ModelKind, Outcome, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -73,13 +73,7 @@ impl Workload for Set {
     }
 
     fn final_ops(&self, keys: &[String]) -> Vec<Invocation> {
-        keys.iter()
-            .map(|k| Invocation {
-                f: "read".into(),
-                key: k.clone(),
-                value: Value::Nil,
-            })
-            .collect()
+        reads_of(keys, "read")
     }
 
     fn execute<'a>(

@@ -290,6 +290,17 @@ pub fn make(kind: WorkloadKind, options: &WorkloadOptions) -> Box<dyn Workload> 
     }
 }
 
+/// One read (`f`) of each key: the final reads every workload does.
+pub(crate) fn reads_of(keys: &[String], f: &str) -> Vec<Invocation> {
+    keys.iter()
+        .map(|k| Invocation {
+            f: f.into(),
+            key: k.clone(),
+            value: Value::Nil,
+        })
+        .collect()
+}
+
 /// The store's string form of a history value.
 pub(crate) fn to_store(v: &Value) -> String {
     match v {

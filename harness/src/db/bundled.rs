@@ -96,10 +96,6 @@ impl BundledDb {
         }
         Ok(db)
     }
-
-    fn proc(&mut self, node: usize) -> &mut ManagedProcess {
-        &mut self.procs[node]
-    }
 }
 
 fn is_skeptic(program: &Path) -> bool {
@@ -129,55 +125,11 @@ impl Db for BundledDb {
         Some(self.client_url(node))
     }
 
-    fn controls_processes(&self) -> bool {
-        true
+    fn processes(&self) -> Option<&[ManagedProcess]> {
+        Some(&self.procs)
     }
 
-    fn start(&mut self, node: usize) -> Result<(), DbError> {
-        let p = self.proc(node);
-        let what = p.name().to_string();
-        p.start()
-            .map(|_| ())
-            .map_err(|source| DbError::Start { what, source })
-    }
-
-    fn kill(&mut self, node: usize) -> Result<(), DbError> {
-        self.proc(node)
-            .kill()
-            .map_err(|source| DbError::Signal { node, source })
-    }
-
-    fn pause(&mut self, node: usize) -> Result<(), DbError> {
-        self.proc(node)
-            .pause()
-            .map_err(|source| DbError::Signal { node, source })
-    }
-
-    fn resume(&mut self, node: usize) -> Result<(), DbError> {
-        self.proc(node)
-            .resume()
-            .map_err(|source| DbError::Signal { node, source })
-    }
-
-    fn pid(&mut self, node: usize) -> Option<u32> {
-        self.proc(node).pid()
-    }
-
-    fn is_running(&mut self, node: usize) -> bool {
-        self.proc(node).is_running()
-    }
-
-    fn log_paths(&self) -> Vec<PathBuf> {
-        self.procs
-            .iter()
-            .map(|p| p.log_path().to_path_buf())
-            .collect()
-    }
-
-    fn teardown(&mut self) {
-        for p in &mut self.procs {
-            // A stopped process still dies of SIGKILL; no SIGCONT needed.
-            let _ = p.kill();
-        }
+    fn processes_mut(&mut self) -> Option<&mut [ManagedProcess]> {
+        Some(&mut self.procs)
     }
 }

@@ -274,10 +274,6 @@ impl EtcdDb {
         }
         Ok(())
     }
-
-    fn proc(&mut self, node: usize) -> &mut ManagedProcess {
-        &mut self.procs[node]
-    }
 }
 
 impl Db for EtcdDb {
@@ -297,56 +293,12 @@ impl Db for EtcdDb {
         url(&self.client[node])
     }
 
-    fn controls_processes(&self) -> bool {
-        true
+    fn processes(&self) -> Option<&[ManagedProcess]> {
+        Some(&self.procs)
     }
 
-    fn start(&mut self, node: usize) -> Result<(), DbError> {
-        let p = self.proc(node);
-        let what = p.name().to_string();
-        p.start()
-            .map(|_| ())
-            .map_err(|source| DbError::Start { what, source })
-    }
-
-    fn kill(&mut self, node: usize) -> Result<(), DbError> {
-        self.proc(node)
-            .kill()
-            .map_err(|source| DbError::Signal { node, source })
-    }
-
-    fn pause(&mut self, node: usize) -> Result<(), DbError> {
-        self.proc(node)
-            .pause()
-            .map_err(|source| DbError::Signal { node, source })
-    }
-
-    fn resume(&mut self, node: usize) -> Result<(), DbError> {
-        self.proc(node)
-            .resume()
-            .map_err(|source| DbError::Signal { node, source })
-    }
-
-    fn pid(&mut self, node: usize) -> Option<u32> {
-        self.proc(node).pid()
-    }
-
-    fn is_running(&mut self, node: usize) -> bool {
-        self.proc(node).is_running()
-    }
-
-    fn log_paths(&self) -> Vec<PathBuf> {
-        self.procs
-            .iter()
-            .map(|p| p.log_path().to_path_buf())
-            .collect()
-    }
-
-    fn teardown(&mut self) {
-        for p in &mut self.procs {
-            // SIGKILL ends a stopped process too; no SIGCONT needed.
-            let _ = p.kill();
-        }
+    fn processes_mut(&mut self) -> Option<&mut [ManagedProcess]> {
+        Some(&mut self.procs)
     }
 }
 
