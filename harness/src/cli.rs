@@ -68,15 +68,9 @@ pub struct TestArgs {
     /// Nodes to start (bundled, etcd).
     #[arg(long, default_value_t = 3)]
     pub nodes: usize,
-    /// Consensus variant of the bundled store.
-    #[arg(long, value_enum, default_value_t = target_kv::server::ConsensusArg::Multi)]
-    pub consensus: target_kv::server::ConsensusArg,
-    /// Read path of the bundled store (`local` is UNSAFE: a planted bug).
-    #[arg(long, value_enum, default_value_t = target_kv::server::ReadsArg::Log)]
-    pub reads: target_kv::server::ReadsArg,
-    /// WAL sync policy of the bundled store (`never` is UNSAFE).
-    #[arg(long, value_enum, default_value_t = target_kv::server::FsyncArg::Always)]
-    pub fsync: target_kv::server::FsyncArg,
+    /// The bundled store's variant.
+    #[command(flatten)]
+    pub variant: VariantArgs,
     /// register, kv or set.
     #[arg(long, default_value = "register", value_parser = parse_workload)]
     pub workload: workloads::WorkloadKind,
@@ -87,6 +81,10 @@ pub struct TestArgs {
     /// Seconds between nemesis steps (each step starts or stops a fault).
     #[arg(long, value_name = "S", default_value_t = 5.0)]
     pub nemesis_interval: f64,
+    /// Where faults land: random (a node, a minority, all, sometimes the
+    /// leader) or leader (every fault at the current leader).
+    #[arg(long, value_name = "AIM", default_value = "random", value_parser = parse_aim)]
+    pub nemesis_targets: harness::nemesis::plan::Aim,
     /// Seconds of workload.
     #[arg(long, value_name = "S", default_value_t = 30.0)]
     pub time_limit: f64,
@@ -132,12 +130,57 @@ pub struct TestArgs {
     pub node_arg: Vec<String>,
 }
 
+/// The bundled store's variant, shared by `test` and `cluster`.
+#[derive(Debug, clap::Args)]
+pub struct VariantArgs {
+    /// Consensus variant of the bundled store.
+    #[arg(long, value_enum, default_value_t = target_kv::server::ConsensusArg::Multi)]
+    pub consensus: target_kv::server::ConsensusArg,
+    /// Read path of the bundled store (`local` is UNSAFE: a planted bug).
+    #[arg(long, value_enum, default_value_t = target_kv::server::ReadsArg::Log)]
+    pub reads: target_kv::server::ReadsArg,
+    /// WAL sync policy of the bundled store (`never` is UNSAFE).
+    #[arg(long, value_enum, default_value_t = target_kv::server::FsyncArg::Always)]
+    pub fsync: target_kv::server::FsyncArg,
+}
+
+impl VariantArgs {
+    /// The consensus variant's name on the command line.
+    pub fn consensus_name(&self) -> String {
+        value_name(self.consensus)
+    }
+
+    /// The read path's name on the command line.
+    pub fn reads_name(&self) -> String {
+        value_name(self.reads)
+    }
+
+    /// The sync policy's name on the command line.
+    pub fn fsync_name(&self) -> String {
+        value_name(self.fsync)
+    }
+}
+
+fn value_name<T: clap::ValueEnum>(v: T) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().to_string())
+        .unwrap_or_default()
+}
+
 /// A parsed `--nemesis` list.
 #[derive(Debug, Clone)]
 pub struct Faults(pub Vec<harness::nemesis::plan::FaultKind>);
 
 fn parse_faults(s: &str) -> Result<Faults, String> {
     harness::nemesis::plan::FaultKind::parse_list(s).map(Faults)
+}
+
+fn parse_aim(s: &str) -> Result<harness::nemesis::plan::Aim, String> {
+    use harness::nemesis::plan::Aim;
+    [Aim::Random, Aim::Leader]
+        .into_iter()
+        .find(|a| a.name() == s)
+        .ok_or_else(|| format!("unknown nemesis target {s:?} (expected random or leader)"))
 }
 
 fn parse_workload(s: &str) -> Result<workloads::WorkloadKind, String> {
@@ -158,15 +201,9 @@ pub struct ClusterArgs {
     /// How many nodes.
     #[arg(long, default_value_t = 3)]
     pub nodes: usize,
-    /// Consensus variant.
-    #[arg(long, value_enum, default_value_t = target_kv::server::ConsensusArg::Multi)]
-    pub consensus: target_kv::server::ConsensusArg,
-    /// Read path (`local` is UNSAFE).
-    #[arg(long, value_enum, default_value_t = target_kv::server::ReadsArg::Log)]
-    pub reads: target_kv::server::ReadsArg,
-    /// WAL sync policy (`never` is UNSAFE).
-    #[arg(long, value_enum, default_value_t = target_kv::server::FsyncArg::Always)]
-    pub fsync: target_kv::server::FsyncArg,
+    /// The bundled store's variant.
+    #[command(flatten)]
+    pub variant: VariantArgs,
     /// Where the nodes keep their data (a temporary directory when omitted).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,

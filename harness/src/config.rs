@@ -3,7 +3,7 @@
 //! run the same test again.
 
 use crate::db::Protocol;
-use crate::nemesis::plan::FaultKind;
+use crate::nemesis::plan::{Aim, FaultKind};
 use std::path::PathBuf;
 
 /// Which cluster to test.
@@ -51,6 +51,8 @@ pub struct TestConfig {
     pub nemesis: Vec<FaultKind>,
     /// Seconds between nemesis steps.
     pub nemesis_interval_s: f64,
+    /// Where the nemesis aims its faults.
+    pub nemesis_targets: Aim,
     /// Seconds of workload (and faults).
     pub time_limit_s: f64,
     /// Client threads.
@@ -94,6 +96,7 @@ impl Default for TestConfig {
             workload: "register".into(),
             nemesis: FaultKind::ALL.to_vec(),
             nemesis_interval_s: 5.0,
+            nemesis_targets: Aim::Random,
             time_limit_s: 30.0,
             concurrency: 10,
             rate: None,
@@ -137,6 +140,14 @@ impl TestConfig {
         positive(self.recovery_timeout_s, "--recovery-timeout")?;
         if !(1..=1000).contains(&self.concurrency) {
             return Err("--concurrency takes 1 to 1000".into());
+        }
+        if self.nemesis_targets == Aim::Leader && self.target != Target::Bundled {
+            // Only the bundled store's status names its leader; elsewhere
+            // "the leader" would silently be a random node.
+            return Err(
+                "--nemesis-targets leader needs --target bundled (its status names the leader)"
+                    .into(),
+            );
         }
         if self.target == Target::External && self.addresses.is_empty() {
             return Err("--target external needs --addresses host:port,...".into());

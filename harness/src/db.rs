@@ -167,8 +167,10 @@ fn process<'a, D: Db + ?Sized>(
         .ok_or(DbError::Unsupported(what))
 }
 
-/// A free loopback address, chosen by the OS, so parallel tests do not
-/// collide.
-pub fn free_loopback_addr() -> std::io::Result<std::net::SocketAddr> {
-    std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()
+/// `count` distinct free addresses for one cluster, on a loopback host of
+/// its own so that parallel tests do not collide (see
+/// [`target_kv::loopback`]).
+pub fn cluster_addrs(count: usize) -> Result<Vec<std::net::SocketAddr>, DbError> {
+    target_kv::loopback::spare_addrs(count)
+        .map_err(|e| DbError::Setup(format!("cannot find free loopback ports: {e}")))
 }

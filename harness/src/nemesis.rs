@@ -265,6 +265,15 @@ impl Nemesis {
                 self.start_pause(nodes).await
             }
             FaultPlan::Clock(c) => self.start_clock(c).await,
+            FaultPlan::LeaderClock(fault) => {
+                let node = self
+                    .resolve(&Targets::Leader {
+                        fallback: fault.node(),
+                    })
+                    .await;
+                let fault = fault.on(node[0]);
+                self.start_clock(std::slice::from_ref(&fault)).await
+            }
         };
         self.note(kind, "start", description, problem);
         self.events.last().cloned().expect("just pushed")

@@ -286,7 +286,7 @@ async fn nemesis_loop(
     progress: Arc<Progress>,
 ) {
     let nodes = config.nodes;
-    let mut planner = Planner::new(config.seed, &config.nemesis, nodes);
+    let mut planner = Planner::new(config.seed, &config.nemesis, nodes, config.nemesis_targets);
     let interval = Duration::from_secs_f64(config.nemesis_interval_s);
     loop {
         tokio::select! {

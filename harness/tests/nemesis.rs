@@ -75,6 +75,25 @@ async fn serves_writes(c: &Cluster, node: usize) -> bool {
     false
 }
 
+/// Waits (bounded) until every node names the same leader: the strobe
+/// before may have caused an election.
+async fn agreed_leader(c: &Cluster) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut named = Vec::new();
+        for n in 0..3 {
+            named.push(status(c, n).await["leader"].as_u64());
+        }
+        if let Some(Some(id)) = named.first().copied() {
+            if named.iter().all(|&l| l == Some(id)) {
+                return id as usize - 1;
+            }
+        }
+        assert!(Instant::now() < deadline, "no agreed leader: {named:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn status(c: &Cluster, node: usize) -> Json {
     c.nemesis.status(node).await.expect("status")
 }
@@ -256,6 +275,22 @@ async fn clock_faults_move_the_clock_and_reset_puts_it_back() {
     c.nemesis.stop(FaultKind::Clock).await;
     let settled = offset(&status(&c, 1).await);
     assert!(settled.abs() < 100, "reset after strobe: {settled}");
+
+    // Aimed at the leader: it lands on the node the cluster names leader,
+    // not on the fallback, which is picked to be another node.
+    let leader = agreed_leader(&c).await;
+    let other = (leader + 1) % 3;
+    let slow = FaultPlan::LeaderClock(ClockFault::Drift {
+        node: other,
+        rate: 0.25,
+    });
+    let ev = c.nemesis.start(&slow).await;
+    assert_eq!(ev.problem, None, "{ev:?}");
+    let rate = |s: &Json| s["clock"]["rate"].as_f64();
+    assert_eq!(rate(&status(&c, leader).await), Some(0.25), "{ev:?}");
+    assert_eq!(rate(&status(&c, other).await), Some(1.0), "{ev:?}");
+    c.nemesis.stop(FaultKind::Clock).await;
+    assert_eq!(rate(&status(&c, leader).await), Some(1.0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

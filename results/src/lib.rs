@@ -17,7 +17,6 @@
 #![warn(missing_docs)]
 
 pub mod junit;
-mod markup;
 mod numbers;
 pub mod plots;
 pub mod report;

@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod http;
 pub mod kv;
+pub mod loopback;
 pub mod node;
 pub mod paxos;
 pub mod server;

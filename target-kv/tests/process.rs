@@ -8,11 +8,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A free loopback port (bound, then released for the node to take).
-fn free_port() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    l.local_addr().expect("an address")
-}
-
 /// A cluster of node processes, killed and reaped on drop.
 struct Cluster {
     http: Vec<SocketAddr>,
@@ -24,8 +19,8 @@ struct Cluster {
 
 impl Cluster {
     fn start(n: usize, extra: &[&str]) -> Cluster {
-        let http: Vec<SocketAddr> = (0..n).map(|_| free_port()).collect();
-        let peer: Vec<SocketAddr> = (0..n).map(|_| free_port()).collect();
+        let mut http = target_kv::loopback::spare_addrs(2 * n).expect("free ports");
+        let peer: Vec<SocketAddr> = http.split_off(n);
         let peers = target_kv::server::peers_arg(&peer);
         let mut c = Cluster {
             http,

@@ -5,13 +5,19 @@
 //!
 //! Client threads are split into `active` groups of neighbouring threads
 //! (threads `0..c` in order, so a group spans different nodes when threads
-//! are assigned to nodes round-robin). A group works through its own key
-//! sequence; each thread moves to the group's next key after its share of
-//! the per-key operations. The key of a thread's n-th operation depends only
-//! on the thread and n, which keeps the operation stream deterministic for a
-//! seed.
+//! are assigned to nodes round-robin). A group works on one key at a time
+//! and moves to its next key together, once that key has had its
+//! operations, as Jepsen's `independent/concurrent-generator` does. Threads
+//! of a group thus keep contending on the same key however unevenly faults
+//! slow them down: a thread stuck behind a cut-off leader reads the key its
+//! group is writing on the other side, which is what exposes stale reads.
+//! (Each thread's stream of operations is fixed by the seed; which key an
+//! operation lands on depends on how the group's threads interleave.)
 
-/// Assigns keys to the operations of client threads.
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// How keys are shared out: a pure calculation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeyPlan {
     /// Client threads.
@@ -38,25 +44,49 @@ impl KeyPlan {
         (thread % self.threads) * self.active / self.threads
     }
 
-    /// Threads in a group.
-    pub fn group_size(&self, group: usize) -> usize {
-        (0..self.threads)
-            .filter(|&t| self.group(t) == group)
-            .count()
-    }
-
-    /// The key (as a number) of a thread's n-th operation. Keys of group g
-    /// are g, g + active, g + 2 active, ...
-    pub fn key_of(&self, thread: usize, n: u64) -> u64 {
-        let group = self.group(thread);
-        let share = (self.ops_per_key / self.group_size(group).max(1)).max(1) as u64;
-        let round = n / share;
-        round * self.active as u64 + group as u64
+    /// The key (as a number) of a group's n-th operation. Keys of group g
+    /// are g, g + active, g + 2 active, ..., each taking `ops_per_key`
+    /// operations.
+    pub fn key_at(&self, group: usize, n: u64) -> u64 {
+        (n / self.ops_per_key as u64) * self.active as u64 + group as u64
     }
 
     /// The store key for a key number.
     pub fn name(key: u64) -> String {
         format!("k{key}")
+    }
+}
+
+/// Hands out keys to client threads as their groups reach them. Clones
+/// share the counts, so one cursor serves every thread of a run.
+#[derive(Clone, Debug)]
+pub struct KeyCursor {
+    plan: KeyPlan,
+    /// Operations drawn so far by each group.
+    drawn: Arc<[AtomicU64]>,
+}
+
+impl KeyCursor {
+    /// A cursor at the start of every group's key sequence.
+    pub fn new(plan: KeyPlan) -> KeyCursor {
+        KeyCursor {
+            plan,
+            drawn: (0..plan.active).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// The plan it follows.
+    pub fn plan(&self) -> &KeyPlan {
+        &self.plan
+    }
+
+    /// The key (as a number) of the next operation of `thread`.
+    pub fn next_key(&self, thread: usize) -> u64 {
+        let group = self.plan.group(thread);
+        // Relaxed: the count only has to be handed out once per operation;
+        // nothing else is ordered by it.
+        let n = self.drawn[group].fetch_add(1, Ordering::Relaxed);
+        self.plan.key_at(group, n)
     }
 }
 
@@ -69,25 +99,53 @@ mod tests {
         let plan = KeyPlan::new(10, 3, 90);
         let groups: Vec<usize> = (0..10).map(|t| plan.group(t)).collect();
         assert_eq!(groups, vec![0, 0, 0, 0, 1, 1, 1, 2, 2, 2]);
-        assert_eq!(plan.group_size(0), 4);
     }
 
     #[test]
-    fn threads_of_a_group_share_keys_and_groups_do_not() {
-        let plan = KeyPlan::new(10, 3, 90);
-        // Thread 0 and 3 share group 0's first key; thread 4 does not.
-        assert_eq!(plan.key_of(0, 0), plan.key_of(3, 0));
-        assert_ne!(plan.key_of(0, 0), plan.key_of(4, 0));
-        // Group 0 has 4 threads: each does 22 ops on a key, then moves on.
-        assert_eq!(plan.key_of(0, 21), 0);
-        assert_eq!(plan.key_of(0, 22), 3);
-        // Keys never collide across groups.
-        let mut seen = std::collections::HashMap::new();
-        for t in 0..10 {
-            for n in 0..200 {
-                let k = plan.key_of(t, n);
-                let g = *seen.entry(k).or_insert(plan.group(t));
-                assert_eq!(g, plan.group(t));
+    fn a_group_moves_on_together_however_its_threads_interleave() {
+        let keys = KeyCursor::new(KeyPlan::new(10, 3, 4));
+        // Thread 0 alone draws three of key 0's four operations; thread 3
+        // (same group) gets the fourth, then both are on group 0's next key.
+        assert_eq!(keys.next_key(0), 0);
+        assert_eq!(keys.next_key(0), 0);
+        assert_eq!(keys.next_key(0), 0);
+        assert_eq!(keys.next_key(3), 0);
+        assert_eq!(keys.next_key(0), 3);
+        assert_eq!(keys.next_key(3), 3);
+        // Another group keeps its own sequence.
+        assert_eq!(keys.next_key(4), 1);
+        // Clones share the counts.
+        let other = keys.clone();
+        assert_eq!(other.next_key(3), 3);
+        assert_eq!(keys.next_key(3), 3);
+        assert_eq!(keys.next_key(3), 6);
+    }
+
+    #[test]
+    fn keys_never_collide_across_groups_and_each_gets_its_bound() {
+        let plan = KeyPlan::new(10, 3, 7);
+        let keys = KeyCursor::new(plan);
+        let mut owner = std::collections::HashMap::new();
+        let mut count: std::collections::BTreeMap<u64, usize> = Default::default();
+        for i in 0..2000usize {
+            let thread = (i * 7919) % 10;
+            let k = keys.next_key(thread);
+            assert_eq!(
+                *owner.entry(k).or_insert(plan.group(thread)),
+                plan.group(thread)
+            );
+            *count.entry(k).or_insert(0) += 1;
+        }
+        // Every key is used up before its group moves on; only each
+        // group's newest key may be part-way.
+        let newest: Vec<u64> = (0..3u64)
+            .map(|g| *count.keys().filter(|&&k| k % 3 == g).max().expect("used"))
+            .collect();
+        for (k, c) in &count {
+            if newest.contains(k) {
+                assert!(*c <= 7, "key {k}: {c}");
+            } else {
+                assert_eq!(*c, 7, "key {k}");
             }
         }
     }

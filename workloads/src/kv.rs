@@ -1,7 +1,7 @@
 //! `kv`: get, set, contains, remove and compare-and-set over a key space,
 //! each key checked with the kv model (absent keys read as nil).
 
-use crate::keys::KeyPlan;
+use crate::keys::{KeyCursor, KeyPlan};
 use crate::store::{BoxFuture, KvClient, StoreOp, StoreReply};
 use crate::workload::{
     from_store, linearizability, reads_of, to_store, CheckerResult, Completion, Invocation,
@@ -15,7 +15,7 @@ const OPS_PER_KEY: usize = 300;
 /// The kv workload.
 #[derive(Clone, Debug)]
 pub struct Kv {
-    plan: KeyPlan,
+    keys: KeyCursor,
     values: u64,
 }
 
@@ -23,11 +23,11 @@ impl Kv {
     /// A kv workload.
     pub fn new(options: &WorkloadOptions) -> Kv {
         Kv {
-            plan: KeyPlan::new(
+            keys: KeyCursor::new(KeyPlan::new(
                 options.threads,
                 options.keys,
                 options.ops_per_key.unwrap_or(OPS_PER_KEY),
-            ),
+            )),
             values: options.values.max(1),
         }
     }
@@ -39,7 +39,7 @@ impl Workload for Kv {
     }
 
     fn next_op(&self, s: &mut OpStream) -> Invocation {
-        let key = KeyPlan::name(self.plan.key_of(s.thread, s.n));
+        let key = KeyPlan::name(self.keys.next_key(s.thread));
         s.n += 1;
         let value = |s: &mut OpStream| Value::Int(s.below(self.values) as i64);
         // Reads dominate, as in most real key-value traffic; removes keep

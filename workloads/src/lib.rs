@@ -3,7 +3,9 @@
 //!
 //! A [`Workload`] brings three things, as in Jepsen:
 //! - a seeded operation stream per client thread ([`Workload::next_op`],
-//!   drawn through an [`OpStream`]), deterministic for a given seed;
+//!   drawn through an [`OpStream`]): the same seed gives each thread the
+//!   same functions and values; the keys they land on follow the progress
+//!   of the thread's group ([`keys::KeyCursor`]), as in Jepsen;
 //! - the mapping of each history operation onto a store's primitive
 //!   key-value calls ([`Workload::execute`] over a [`store::KvClient`]),
 //!   turning replies into honest completions: a definite refusal is `fail`,

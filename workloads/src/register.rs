@@ -1,7 +1,7 @@
 //! `register`: read, write and compare-and-set on independent keys, each
 //! checked as a cas-register (Jepsen's linearizable register test).
 
-use crate::keys::KeyPlan;
+use crate::keys::{KeyCursor, KeyPlan};
 use crate::store::{BoxFuture, KvClient, StoreOp, StoreReply};
 use crate::workload::{
     from_store, linearizability, reads_of, to_store, CheckerResult, Completion, Invocation,
@@ -16,7 +16,7 @@ const OPS_PER_KEY: usize = 200;
 /// The register workload.
 #[derive(Clone, Debug)]
 pub struct Register {
-    plan: KeyPlan,
+    keys: KeyCursor,
     values: u64,
 }
 
@@ -24,11 +24,11 @@ impl Register {
     /// A register workload.
     pub fn new(options: &WorkloadOptions) -> Register {
         Register {
-            plan: KeyPlan::new(
+            keys: KeyCursor::new(KeyPlan::new(
                 options.threads,
                 options.keys,
                 options.ops_per_key.unwrap_or(OPS_PER_KEY),
-            ),
+            )),
             values: options.values.max(1),
         }
     }
@@ -40,7 +40,7 @@ impl Workload for Register {
     }
 
     fn next_op(&self, s: &mut OpStream) -> Invocation {
-        let key = KeyPlan::name(self.plan.key_of(s.thread, s.n));
+        let key = KeyPlan::name(self.keys.next_key(s.thread));
         s.n += 1;
         // Jepsen's mix: a third each of reads, writes and cas.
         let (f, value) = match s.below(3) {

@@ -8,7 +8,7 @@
 //! read followed by a compare-and-set, retried on contention: the store
 //! needs nothing beyond the primitive interface.
 
-use crate::keys::KeyPlan;
+use crate::keys::{KeyCursor, KeyPlan};
 use crate::store::{BoxFuture, KvClient, StoreOp, StoreReply};
 use crate::workload::{
     reads_of, CheckerResult, CheckerVerdict, Completion, Invocation, OpStream, Workload,
@@ -31,18 +31,18 @@ const EXAMPLES_MAX: usize = 10;
 /// The set workload.
 #[derive(Clone, Debug)]
 pub struct Set {
-    plan: KeyPlan,
+    keys: KeyCursor,
 }
 
 impl Set {
     /// A set workload.
     pub fn new(options: &WorkloadOptions) -> Set {
         Set {
-            plan: KeyPlan::new(
+            keys: KeyCursor::new(KeyPlan::new(
                 options.threads,
                 options.keys,
                 options.ops_per_key.unwrap_or(OPS_PER_KEY),
-            ),
+            )),
         }
     }
 }
@@ -61,9 +61,9 @@ impl Workload for Set {
     }
 
     fn next_op(&self, s: &mut OpStream) -> Invocation {
-        let key = KeyPlan::name(self.plan.key_of(s.thread, s.n));
+        let key = KeyPlan::name(self.keys.next_key(s.thread));
         // Unique across threads: thread t adds t, t + T, t + 2T, ...
-        let element = s.thread as u64 + s.n * self.plan.threads as u64;
+        let element = s.thread as u64 + s.n * self.keys.plan().threads as u64;
         s.n += 1;
         Invocation {
             f: "add".into(),

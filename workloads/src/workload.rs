@@ -164,7 +164,8 @@ impl Completion {
 }
 
 /// The operation stream of one client thread: a seeded generator plus the
-/// count of operations drawn so far. Same seed and thread, same stream.
+/// count of operations drawn so far. Same seed and thread, same functions
+/// and values (keys are shared out by the workload's key cursor).
 #[derive(Clone, Debug)]
 pub struct OpStream {
     rng: SplitMix,
@@ -259,7 +260,9 @@ pub trait Workload: Send + Sync {
     /// Which workload.
     fn kind(&self) -> WorkloadKind;
 
-    /// Draws the next operation of a thread's stream.
+    /// Draws the next operation of a thread's stream. Its key comes from
+    /// state the workload shares between threads (and between clones), so
+    /// one workload value serves one run.
     fn next_op(&self, stream: &mut OpStream) -> Invocation;
 
     /// The reads done after the faults heal, over the keys the test used.

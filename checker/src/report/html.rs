@@ -96,7 +96,11 @@ pub fn page(title: &str, summary: &[String], witnesses: &[Witness]) -> String {
     out
 }
 
-/// Escapes text for HTML element content and quoted attribute values.
+/// Escapes text for element content and quoted attribute values of HTML,
+/// SVG and XML documents (the same five characters are special in all
+/// three). Control characters other than tab, newline and carriage return
+/// become U+FFFD: XML 1.0 forbids them outright (a JUnit parser in CI would
+/// reject the whole file), and in HTML they are never meant.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -106,7 +110,9 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c.is_control() => out.push('\u{FFFD}'),
+            c => out.push(c),
         }
     }
     out
@@ -1042,6 +1048,21 @@ mod tests {
     use crate::report::text::tests::{long, op, small};
     use crate::value::Value;
     use crate::verdict::{Blocked, Step};
+
+    #[test]
+    fn escape_handles_the_special_and_control_characters() {
+        let cases = [
+            ("plain", "plain"),
+            ("<script>", "&lt;script&gt;"),
+            ("a & b", "a &amp; b"),
+            ("\"q\" 'a'", "&quot;q&quot; &#39;a&#39;"),
+            ("tab\tnl\n", "tab\tnl\n"),
+            ("bell\u{7}", "bell\u{FFFD}"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(escape(input), want, "input {input:?}");
+        }
+    }
 
     /// The embedded JSON, parsed.
     fn data_of(page: &str) -> serde_json::Value {

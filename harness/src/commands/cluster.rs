@@ -4,7 +4,7 @@
 
 use crate::cli::ClusterArgs;
 use anyhow::Context;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
@@ -20,17 +20,6 @@ impl Drop for Children {
     }
 }
 
-/// A free loopback address, chosen by the OS.
-fn free_addr() -> anyhow::Result<SocketAddr> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
-}
-
-fn value_name<T: clap::ValueEnum>(v: T) -> String {
-    v.to_possible_value()
-        .map(|p| p.get_name().to_string())
-        .unwrap_or_default()
-}
-
 /// Starts the nodes, prints their client addresses, waits for Ctrl-C.
 pub fn run(args: &ClusterArgs) -> anyhow::Result<u8> {
     anyhow::ensure!((1..=9).contains(&args.nodes), "--nodes takes 1 to 9");
@@ -42,12 +31,9 @@ pub fn run(args: &ClusterArgs) -> anyhow::Result<u8> {
             temp.path().to_path_buf()
         }
     };
-    let http: Vec<SocketAddr> = (0..args.nodes)
-        .map(|_| free_addr())
-        .collect::<anyhow::Result<_>>()?;
-    let peer: Vec<SocketAddr> = (0..args.nodes)
-        .map(|_| free_addr())
-        .collect::<anyhow::Result<_>>()?;
+    let mut http: Vec<SocketAddr> = target_kv::loopback::spare_addrs(2 * args.nodes)
+        .context("cannot find free loopback ports")?;
+    let peer: Vec<SocketAddr> = http.split_off(args.nodes);
     let peers = target_kv::server::peers_arg(&peer);
     let exe = std::env::current_exe().context("cannot find this program's path")?;
     let mut children = Children(Vec::new());
@@ -66,11 +52,11 @@ pub fn run(args: &ClusterArgs) -> anyhow::Result<u8> {
             .arg(dir.join(format!("n{}", i + 1)))
             .args([
                 "--consensus",
-                &value_name(args.consensus),
+                &args.variant.consensus_name(),
                 "--reads",
-                &value_name(args.reads),
+                &args.variant.reads_name(),
             ])
-            .args(["--fsync", &value_name(args.fsync)])
+            .args(["--fsync", &args.variant.fsync_name()])
             .stdin(Stdio::null())
             .process_group(0);
         if args.fault_hooks {

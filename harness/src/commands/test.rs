@@ -4,15 +4,10 @@
 use crate::cli::{ProtocolArg, TargetArg, TestArgs};
 use harness::config::{Target, TestConfig};
 use harness::db::Protocol;
+use harness::nemesis::plan::Aim;
 use harness::run::{self, Programs, RunError};
 use std::io::Write;
 use tokio::sync::watch;
-
-fn value_name<T: clap::ValueEnum>(v: T) -> String {
-    v.to_possible_value()
-        .map(|p| p.get_name().to_string())
-        .unwrap_or_default()
-}
 
 /// The configuration the flags describe.
 pub fn config(args: &TestArgs) -> TestConfig {
@@ -23,12 +18,13 @@ pub fn config(args: &TestArgs) -> TestConfig {
             TargetArg::External => Target::External,
         },
         nodes: args.nodes,
-        consensus: value_name(args.consensus),
-        reads: value_name(args.reads),
-        fsync: value_name(args.fsync),
+        consensus: args.variant.consensus_name(),
+        reads: args.variant.reads_name(),
+        fsync: args.variant.fsync_name(),
         workload: args.workload.name().into(),
         nemesis: args.nemesis.0.clone(),
         nemesis_interval_s: args.nemesis_interval,
+        nemesis_targets: args.nemesis_targets,
         time_limit_s: args.time_limit,
         concurrency: args.concurrency,
         rate: args.rate,
@@ -85,7 +81,11 @@ fn describe(c: &TestConfig) -> String {
         "no faults".to_string()
     } else {
         let kinds: Vec<&str> = c.nemesis.iter().map(|k| k.name()).collect();
-        format!("{} every {} s", kinds.join(","), c.nemesis_interval_s)
+        let aim = match c.nemesis_targets {
+            Aim::Random => "",
+            Aim::Leader => " at the leader",
+        };
+        format!("{}{aim} every {} s", kinds.join(","), c.nemesis_interval_s)
     };
     let load = match c.rate {
         Some(r) => format!("{r} ops/s offered"),

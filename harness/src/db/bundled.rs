@@ -3,7 +3,7 @@
 //! run's directory, fault hooks on.
 
 use super::process::ManagedProcess;
-use super::{free_loopback_addr, Db, DbError, Protocol};
+use super::{cluster_addrs, Db, DbError, Protocol};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -46,12 +46,8 @@ impl BundledDb {
                 o.nodes
             )));
         }
-        let addr = |_| {
-            free_loopback_addr()
-                .map_err(|e| DbError::Setup(format!("cannot find a free loopback port: {e}")))
-        };
-        let http: Vec<SocketAddr> = (0..o.nodes).map(addr).collect::<Result<_, _>>()?;
-        let peer: Vec<SocketAddr> = (0..o.nodes).map(addr).collect::<Result<_, _>>()?;
+        let mut http: Vec<SocketAddr> = cluster_addrs(2 * o.nodes)?;
+        let peer: Vec<SocketAddr> = http.split_off(o.nodes);
         let peers = target_kv::server::peers_arg(&peer);
         for dir in [&o.data_dir, &o.logs_dir] {
             std::fs::create_dir_all(dir)

@@ -7,7 +7,7 @@
 //! holds a member, so the restarted member rejoins with its own log.
 
 use super::process::ManagedProcess;
-use super::{free_loopback_addr, Db, DbError, Protocol};
+use super::{cluster_addrs, Db, DbError, Protocol};
 use crate::client::EtcdClient;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -59,29 +59,6 @@ fn is_executable(path: &Path) -> bool {
 
 fn url(addr: &SocketAddr) -> String {
     format!("http://{addr}")
-}
-
-/// `count` distinct free loopback addresses. The OS may hand out a port
-/// again once the probing socket is closed, so duplicates are skipped
-/// (a bounded number of times).
-fn distinct_addrs(count: usize) -> Result<Vec<SocketAddr>, DbError> {
-    let mut addrs: Vec<SocketAddr> = Vec::with_capacity(count);
-    for _ in 0..count * 10 {
-        if addrs.len() == count {
-            break;
-        }
-        let a = free_loopback_addr()
-            .map_err(|e| DbError::Setup(format!("cannot find a free loopback port: {e}")))?;
-        if !addrs.contains(&a) {
-            addrs.push(a);
-        }
-    }
-    if addrs.len() < count {
-        return Err(DbError::Setup(format!(
-            "cannot find {count} distinct free loopback ports"
-        )));
-    }
-    Ok(addrs)
 }
 
 /// A token no other cluster on this machine uses: the pid, the time and a
@@ -164,7 +141,7 @@ impl EtcdDb {
                 o.nodes
             )));
         }
-        let addrs = distinct_addrs(2 * o.nodes)?;
+        let addrs = cluster_addrs(2 * o.nodes)?;
         let (client, peer) = addrs.split_at(o.nodes);
         let initial_cluster = peer
             .iter()
@@ -345,14 +322,6 @@ mod tests {
     #[test]
     fn tokens_differ_between_setups() {
         assert_ne!(cluster_token(), cluster_token());
-    }
-
-    #[test]
-    fn ports_are_distinct() {
-        let addrs = distinct_addrs(6).expect("ports");
-        for (i, a) in addrs.iter().enumerate() {
-            assert!(!addrs[i + 1..].contains(a));
-        }
     }
 
     #[test]

@@ -66,6 +66,33 @@ impl FaultKind {
     }
 }
 
+/// Where the nemesis aims its faults (`--nemesis-targets`; Jepsen's
+/// `:targets`, where `:primaries` is our `leader`).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Aim {
+    /// Targets drawn at random: one node, a minority, all, or the leader.
+    #[default]
+    Random,
+    /// Every fault at the current leader: partitions isolate it, kills and
+    /// pauses hit it, clock faults skew its clock. Leader-based protocols
+    /// are most fragile there (leases, stale leaders), so this finds their
+    /// bugs in far fewer runs.
+    Leader,
+}
+
+impl Aim {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Aim::Random => "random",
+            Aim::Leader => "leader",
+        }
+    }
+}
+
 /// Which nodes a kill or pause hits.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -125,6 +152,9 @@ pub enum FaultPlan {
     Pause(Targets),
     /// Clock faults, one per node they hit.
     Clock(Vec<ClockFault>),
+    /// A clock fault on the current leader, resolved when it starts (the
+    /// fault's own node is used when no leader is known).
+    LeaderClock(ClockFault),
 }
 
 impl FaultPlan {
@@ -134,8 +164,30 @@ impl FaultPlan {
             FaultPlan::Partition { .. } => FaultKind::Partition,
             FaultPlan::Kill(_) => FaultKind::Kill,
             FaultPlan::Pause(_) => FaultKind::Pause,
-            FaultPlan::Clock(_) => FaultKind::Clock,
+            FaultPlan::Clock(_) | FaultPlan::LeaderClock(_) => FaultKind::Clock,
         }
+    }
+}
+
+impl ClockFault {
+    /// The node whose clock it skews.
+    pub fn node(&self) -> usize {
+        match *self {
+            ClockFault::Bump { node, .. }
+            | ClockFault::Drift { node, .. }
+            | ClockFault::Strobe { node, .. } => node,
+        }
+    }
+
+    /// The same skew on another node.
+    pub fn on(&self, other: usize) -> ClockFault {
+        let mut fault = self.clone();
+        match &mut fault {
+            ClockFault::Bump { node, .. }
+            | ClockFault::Drift { node, .. }
+            | ClockFault::Strobe { node, .. } => *node = other,
+        }
+        fault
     }
 }
 
@@ -154,16 +206,18 @@ pub struct Planner {
     rng: SplitMix,
     kinds: Vec<FaultKind>,
     nodes: usize,
+    aim: Aim,
 }
 
 impl Planner {
-    /// A planner for these kinds over `nodes` nodes.
-    pub fn new(seed: u64, kinds: &[FaultKind], nodes: usize) -> Planner {
+    /// A planner for these kinds over `nodes` nodes, aiming as `aim` says.
+    pub fn new(seed: u64, kinds: &[FaultKind], nodes: usize, aim: Aim) -> Planner {
         Planner {
             // A stream apart from the clients' streams of the same seed.
             rng: SplitMix::new(seed ^ 0x4E45_4D45_5349_5321),
             kinds: kinds.to_vec(),
             nodes: nodes.max(1),
+            aim,
         }
     }
 
@@ -208,6 +262,10 @@ impl Planner {
             _ => Targets::Nodes(vec![shuffled[0]]),
         };
         match kind {
+            FaultKind::Partition if self.aim == Aim::Leader => FaultPlan::Partition {
+                shape: PartitionShape::IsolateLeader,
+                shuffled,
+            },
             FaultKind::Partition => {
                 let i = self.below(PartitionShape::ALL.len());
                 let mut shape = PartitionShape::ALL[i];
@@ -215,6 +273,15 @@ impl Planner {
                     shape = PartitionShape::RandomHalves;
                 }
                 FaultPlan::Partition { shape, shuffled }
+            }
+            FaultKind::Kill | FaultKind::Pause if self.aim == Aim::Leader => {
+                let leader = Targets::Leader {
+                    fallback: shuffled[0],
+                };
+                match kind {
+                    FaultKind::Kill => FaultPlan::Kill(leader),
+                    _ => FaultPlan::Pause(leader),
+                }
             }
             FaultKind::Kill => FaultPlan::Kill(targets(self, &shuffled)),
             FaultKind::Pause => {
@@ -225,6 +292,9 @@ impl Planner {
                     }
                     t => FaultPlan::Pause(t),
                 }
+            }
+            FaultKind::Clock if self.aim == Aim::Leader || self.below(4) == 0 => {
+                FaultPlan::LeaderClock(self.clock_fault(shuffled[0]))
             }
             FaultKind::Clock => {
                 // A random nonempty subset, each node skewed its own way.
@@ -266,7 +336,7 @@ mod tests {
     #[test]
     fn same_seed_same_plan() {
         let draw = |seed| {
-            let mut p = Planner::new(seed, &FaultKind::ALL, 3);
+            let mut p = Planner::new(seed, &FaultKind::ALL, 3, Aim::Random);
             let mut active = std::collections::BTreeSet::new();
             (0..50)
                 .map(|_| {
@@ -289,7 +359,7 @@ mod tests {
 
     #[test]
     fn every_kind_gets_drawn_and_pauses_keep_a_majority() {
-        let mut p = Planner::new(1, &FaultKind::ALL, 3);
+        let mut p = Planner::new(1, &FaultKind::ALL, 3, Aim::Random);
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..200 {
             if let Some(Step::Start(plan)) = p.next(&|_| false) {
@@ -300,6 +370,37 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 4);
+    }
+
+    #[test]
+    fn aimed_at_the_leader_every_fault_targets_the_leader() {
+        let mut p = Planner::new(3, &FaultKind::ALL, 5, Aim::Leader);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let Some(Step::Start(plan)) = p.next(&|_| false) else {
+                continue;
+            };
+            seen.insert(plan.kind());
+            match plan {
+                FaultPlan::Partition { shape, .. } => {
+                    assert_eq!(shape, PartitionShape::IsolateLeader)
+                }
+                FaultPlan::Kill(t) | FaultPlan::Pause(t) => {
+                    assert!(matches!(t, Targets::Leader { .. }), "{t:?}")
+                }
+                FaultPlan::LeaderClock(_) => {}
+                other => panic!("not aimed at the leader: {other:?}"),
+            }
+        }
+        assert_eq!(seen.len(), 4);
+    }
+
+    #[test]
+    fn random_aim_sometimes_skews_the_leaders_clock() {
+        let mut p = Planner::new(9, &[FaultKind::Clock], 3, Aim::Random);
+        let plans: Vec<FaultPlan> = (0..100).map(|_| p.plan(FaultKind::Clock)).collect();
+        assert!(plans.iter().any(|f| matches!(f, FaultPlan::LeaderClock(_))));
+        assert!(plans.iter().any(|f| matches!(f, FaultPlan::Clock(_))));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use crate::markup::escape;
+use checker::report::html::escape;
 
 /// The most rows in the table; a configuration larger than this is read
 /// from the JSON block instead.

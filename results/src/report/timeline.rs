@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::markup::escape;
 use crate::numbers::{nice_step, trim};
 use crate::plots::{FaultSpan, OpSample, SampleOutcome};
+use checker::report::html::escape;
 
 /// The most operations drawn. A browser stays responsive with a few
 /// thousand SVG elements with tooltips, and a person cannot read more.
