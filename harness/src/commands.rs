@@ -14,7 +14,15 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Check(args) => check::run(&args),
         Command::GenHistory(args) => gen_history::run(&args),
         Command::Node(args) => node::run(args),
-        Command::Cluster(args) => cluster::run(&args),
-        Command::Test(args) => test::run(&args),
+        Command::Cluster(args) => {
+            // Warnings (a fault that did not take, a cluster that did not
+            // recover) reach the terminal; `RUST_LOG` shows more.
+            target_kv::server::init_logging("warn");
+            cluster::run(&args)
+        }
+        Command::Test(args) => {
+            target_kv::server::init_logging("warn");
+            test::run(&args)
+        }
     }
 }

@@ -316,7 +316,18 @@ impl Core {
     /// One step of the core; false when the node must stop.
     fn step(&mut self, input: Input) -> bool {
         let mut out = Vec::new();
+        let role_before = self.replica.role().clone();
         self.replica.step(self.clock.now_ms(), input, &mut out);
+        if *self.replica.role() != role_before {
+            // Role changes are rare and are what an operator (or a failing
+            // test's log) needs to follow an election.
+            tracing::info!(
+                role = ?self.replica.role(),
+                ballot = ?self.replica.ballot(),
+                leader = ?self.replica.leader(),
+                "role changed"
+            );
+        }
         // Persist first: nothing this step produced may leave before its
         // records are durable.
         let records: Vec<Vec<u8>> = out

@@ -190,6 +190,21 @@ pub async fn run(
     Ok(())
 }
 
+/// Logs to stderr at `default_level` (or as `RUST_LOG` says). Colours only
+/// on a terminal: the harness sends node output to log files, which must
+/// stay plain text.
+pub fn init_logging(default_level: &str) {
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_level.into()),
+        )
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A free loopback port (bound, then released for the node to take).
-/// A cluster of node processes, killed and reaped on drop.
+/// A cluster of node processes, killed and reaped on drop. Each node's
+/// output goes to `n<id>.log` in the temp dir, and a failing test prints
+/// those logs, so a flake can be read after the fact.
 struct Cluster {
     http: Vec<SocketAddr>,
     peers: String,
@@ -39,7 +40,18 @@ impl Cluster {
         self.dir.path().join(format!("n{}", i + 1))
     }
 
+    fn log_path(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("n{}.log", i + 1))
+    }
+
     fn spawn(&mut self, i: usize) {
+        // Appended to, so a restarted node's log follows its earlier life.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(i))
+            .expect("a node log file");
+        let err = log.try_clone().expect("a second handle on the log");
         let child = Command::new(env!("CARGO_BIN_EXE_skeptic-kv"))
             .args([
                 "--id",
@@ -59,8 +71,8 @@ impl Cluster {
                 "1000",
             ])
             .args(&self.extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(err))
             .spawn()
             .expect("skeptic-kv starts");
         self.children[i] = Some(child);
@@ -83,6 +95,16 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         for i in 0..self.children.len() {
             self.kill(i);
+        }
+        if std::thread::panicking() {
+            for i in 0..self.children.len() {
+                let log = std::fs::read_to_string(self.log_path(i)).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(200).collect();
+                eprintln!("--- node {} log (last {} lines) ---", i + 1, tail.len());
+                for line in tail.iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
         }
     }
 }
@@ -123,7 +145,11 @@ async fn leader(c: &reqwest::Client, cl: &Cluster, nodes: &[usize]) -> usize {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("no leader among {nodes:?} within 20 s");
+    let mut seen = Vec::new();
+    for &i in nodes {
+        seen.push((i, status(c, cl, i).await));
+    }
+    panic!("no leader among {nodes:?} within 20 s; their status now: {seen:?}");
 }
 
 /// Sets with retries through any node until one is acknowledged.

@@ -142,9 +142,16 @@ pub fn run(args: &TestArgs) -> anyhow::Result<u8> {
         Err(e) => return Err(e.into()),
     };
     println!("{}", outcome.summary.trim_end());
+    // Each checker's own lines, indented under the verdict rows; named
+    // only when there is more than one checker to tell apart.
+    let named = outcome.checkers.len() > 1;
     for c in &outcome.checkers {
         for line in &c.lines {
-            println!("  {}: {line}", c.name);
+            if named {
+                println!("    {}: {line}", c.name);
+            } else {
+                println!("    {line}");
+            }
         }
     }
     let verdict = match outcome.verdict {
