@@ -17,6 +17,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::workload::WorkloadOptions;
+
 /// How keys are shared out: a pure calculation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeyPlan {
@@ -73,6 +75,16 @@ impl KeyCursor {
             plan,
             drawn: (0..plan.active).map(|_| AtomicU64::new(0)).collect(),
         }
+    }
+
+    /// The cursor a workload starts from: the options' threads and key
+    /// count, and their ops per key or the workload's own default.
+    pub fn for_options(options: &WorkloadOptions, default_ops_per_key: usize) -> KeyCursor {
+        KeyCursor::new(KeyPlan::new(
+            options.threads,
+            options.keys,
+            options.ops_per_key.unwrap_or(default_ops_per_key),
+        ))
     }
 
     /// The plan it follows.

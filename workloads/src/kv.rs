@@ -23,11 +23,7 @@ impl Kv {
     /// A kv workload.
     pub fn new(options: &WorkloadOptions) -> Kv {
         Kv {
-            keys: KeyCursor::new(KeyPlan::new(
-                options.threads,
-                options.keys,
-                options.ops_per_key.unwrap_or(OPS_PER_KEY),
-            )),
+            keys: KeyCursor::for_options(options, OPS_PER_KEY),
             values: options.values.max(1),
         }
     }

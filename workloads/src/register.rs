@@ -24,11 +24,7 @@ impl Register {
     /// A register workload.
     pub fn new(options: &WorkloadOptions) -> Register {
         Register {
-            keys: KeyCursor::new(KeyPlan::new(
-                options.threads,
-                options.keys,
-                options.ops_per_key.unwrap_or(OPS_PER_KEY),
-            )),
+            keys: KeyCursor::for_options(options, OPS_PER_KEY),
             values: options.values.max(1),
         }
     }

@@ -38,11 +38,7 @@ impl Set {
     /// A set workload.
     pub fn new(options: &WorkloadOptions) -> Set {
         Set {
-            keys: KeyCursor::new(KeyPlan::new(
-                options.threads,
-                options.keys,
-                options.ops_per_key.unwrap_or(OPS_PER_KEY),
-            )),
+            keys: KeyCursor::for_options(options, OPS_PER_KEY),
         }
     }
 }
