@@ -453,14 +453,10 @@ fn lease_reads_with_clock_faults_are_caught_in_some_seeds() {
     let mut tried = Vec::new();
     for pair in (1..=10u64).collect::<Vec<_>>().chunks(2) {
         let runs: Vec<(u64, &[&str])> = pair.iter().map(|&s| (s, &args[..])).collect();
+        let done = runs_in_pairs(&runs);
+        tried.extend(done.iter().map(|r| r.seed));
         // Every run of the pair is judged (a bad exit panics in `caught`).
-        let caught: Vec<Run> = runs_in_pairs(&runs)
-            .into_iter()
-            .filter(|r| {
-                tried.push(r.seed);
-                r.caught()
-            })
-            .collect();
+        let caught: Vec<&Run> = done.iter().filter(|r| r.caught()).collect();
         if let Some(run) = caught.first() {
             let page =
                 std::fs::read_to_string(run.store.path().join("latest/linearizability.html"))

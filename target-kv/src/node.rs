@@ -316,7 +316,7 @@ impl Core {
     /// One step of the core; false when the node must stop.
     fn step(&mut self, input: Input) -> bool {
         let mut out = Vec::new();
-        let role_before = self.replica.role().clone();
+        let role_before = *self.replica.role();
         self.replica.step(self.clock.now_ms(), input, &mut out);
         if *self.replica.role() != role_before {
             // Role changes are rare and are what an operator (or a failing

@@ -274,15 +274,12 @@ impl Planner {
                 }
                 FaultPlan::Partition { shape, shuffled }
             }
-            FaultKind::Kill | FaultKind::Pause if self.aim == Aim::Leader => {
-                let leader = Targets::Leader {
-                    fallback: shuffled[0],
-                };
-                match kind {
-                    FaultKind::Kill => FaultPlan::Kill(leader),
-                    _ => FaultPlan::Pause(leader),
-                }
-            }
+            FaultKind::Kill if self.aim == Aim::Leader => FaultPlan::Kill(Targets::Leader {
+                fallback: shuffled[0],
+            }),
+            FaultKind::Pause if self.aim == Aim::Leader => FaultPlan::Pause(Targets::Leader {
+                fallback: shuffled[0],
+            }),
             FaultKind::Kill => FaultPlan::Kill(targets(self, &shuffled)),
             FaultKind::Pause => {
                 // Pausing every node only freezes the test; keep a majority.

@@ -31,7 +31,7 @@ const CATCH_UP_MAX: u64 = 256;
 type Promised = (Vec<(Slot, Ballot, Batch)>, Slot);
 
 /// What a replica is doing as a proposer.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
     /// Follows a leader (or nobody yet).
     Follower,
