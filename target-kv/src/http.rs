@@ -19,7 +19,6 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -36,28 +35,12 @@ const BODY_BYTES_MAX: usize = 2 * VALUE_BYTES_MAX + 4096;
 pub struct ApiState {
     node: Arc<NodeHandle>,
     op_timeout: Duration,
-    /// Sequence numbers for requests without a session (see [`submit`]).
-    anonymous: Arc<AtomicU64>,
 }
 
 /// The router for a node. `fault_hooks` adds the fault endpoints (only
 /// allowed when the node listens on loopback; the caller checks that).
 pub fn router(node: Arc<NodeHandle>, op_timeout: Duration, fault_hooks: bool) -> Router {
-    // Replies find their waiters by (client, seq), so requests without a
-    // session still need a unique pair. Client 0 is never deduplicated;
-    // the node id in the top bits keeps nodes apart, and starting from the
-    // clock keeps a restarted node apart from its earlier life.
-    let id = node.status.borrow().id;
-    let start = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    let anonymous = Arc::new(AtomicU64::new((id << 56) | (start & ((1 << 56) - 1))));
-    let state = ApiState {
-        node,
-        op_timeout,
-        anonymous,
-    };
+    let state = ApiState { node, op_timeout };
     let mut r = Router::new()
         .route("/kv/get", post(kv_get))
         .route("/kv/set", post(kv_set))
@@ -153,14 +136,11 @@ fn check_sizes(key: &str, values: &[&str]) -> Option<Response> {
 
 /// Hands a command to the core and waits (bounded) for its answer.
 async fn submit(state: &ApiState, session: Session, op: KvOp) -> Response {
-    let seq = if session.client == 0 {
-        state.anonymous.fetch_add(1, Ordering::Relaxed)
-    } else {
-        session.seq
-    };
+    // Without a session (client 0) the node's shell gives the command a
+    // sequence number of its own.
     let command = Command {
         client: session.client,
-        seq,
+        seq: session.seq,
         op,
     };
     let (tx, rx) = oneshot::channel();
@@ -211,6 +191,7 @@ fn reply_response(reply: Reply) -> Response {
                 ErrorCode::NoLeader => "no_leader",
                 ErrorCode::Busy => "busy",
                 ErrorCode::LeaderChanged => "leader_changed",
+                ErrorCode::Expired => "expired",
             };
             error(StatusCode::SERVICE_UNAVAILABLE, name, definite, "not done")
         }

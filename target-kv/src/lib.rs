@@ -9,5 +9,6 @@ pub mod loopback;
 pub mod node;
 pub mod paxos;
 pub mod server;
+pub mod shell;
 pub mod storage;
 pub mod transport;

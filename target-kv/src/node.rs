@@ -6,13 +6,11 @@
 
 use crate::clock::NodeClock;
 use crate::kv::Command;
-use crate::paxos::Snapshot;
-use crate::paxos::{
-    Config, Input, Mode, Msg, NodeId, Output, ReadMode, Record, Reply, RequestId, Role, Timer,
-};
+use crate::paxos::{Config, Mode, Msg, NodeId, ReadMode, Reply};
+use crate::shell::{Durable, Effects, Now, Shell};
 use crate::storage::{read_snapshot, write_snapshot, FsyncPolicy, Wal};
 use crate::transport::{BlockList, Transport, TransportConfig};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -55,28 +53,7 @@ pub struct Call {
     pub reply: oneshot::Sender<Reply>,
 }
 
-/// What the status page shows, refreshed after every step.
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct Status {
-    /// Node id.
-    pub id: NodeId,
-    /// follower / candidate / leader.
-    pub role: String,
-    /// Proposer ballot (round, node).
-    pub ballot: (u64, NodeId),
-    /// Acceptor promise (round, node).
-    pub promised: (u64, NodeId),
-    /// The leader this node believes in.
-    pub leader: Option<NodeId>,
-    /// One past the last chosen slot of the contiguous prefix.
-    pub first_unchosen: u64,
-    /// One past the last applied slot.
-    pub applied: u64,
-    /// multi or basic.
-    pub consensus: String,
-    /// log, quorum, lease or local (unsafe).
-    pub reads: String,
-}
+pub use crate::shell::Status;
 
 /// Errors starting a node.
 #[derive(Debug, thiserror::Error)]
@@ -87,15 +64,13 @@ pub enum NodeError {
     /// The WAL could not be opened or replayed.
     #[error("write-ahead log: {0}")]
     Wal(#[from] crate::storage::WalError),
-    /// A WAL record did not decode.
-    #[error("{path}: record {index} does not decode: {message}")]
+    /// The data directory's contents did not decode.
+    #[error("{}: {source}", path.display())]
     Decode {
-        /// The WAL file.
+        /// The data directory.
         path: PathBuf,
-        /// Which record.
-        index: usize,
-        /// What postcard said.
-        message: String,
+        /// What did not decode.
+        source: crate::shell::RecoverError,
     },
     /// A socket or file problem.
     #[error("{what}: {source}")]
@@ -143,36 +118,28 @@ pub async fn start(
     })?;
     let wal_path = cfg.data_dir.join("wal.log");
     let (wal, payloads) = Wal::open(&wal_path, cfg.fsync)?;
-    let mut records = Vec::with_capacity(payloads.len());
-    for (index, p) in payloads.iter().enumerate() {
-        let r: Record = postcard::from_bytes(p).map_err(|e| NodeError::Decode {
-            path: wal_path.clone(),
-            index,
-            message: e.to_string(),
-        })?;
-        records.push(r);
-    }
     let mut core_cfg = Config::new(cfg.id, cfg.peers.keys().copied().collect());
     core_cfg.mode = cfg.mode;
     core_cfg.reads = cfg.reads;
     core_cfg.heartbeat_ms = cfg.heartbeat_ms;
     core_cfg.election_timeout_ms = cfg.election_timeout_ms;
     core_cfg.lease_ms = cfg.lease_ms;
-    let snapshot_path = cfg.data_dir.join("snapshot.bin");
-    let snapshot: Option<Snapshot> = match read_snapshot(&snapshot_path)? {
-        None => None,
-        Some(bytes) => Some(postcard::from_bytes(&bytes).map_err(|e| NodeError::Decode {
-            path: snapshot_path.clone(),
-            index: 0,
-            message: e.to_string(),
-        })?),
-    };
     core_cfg.snapshot_every = cfg.snapshot_every;
-    let replica = crate::paxos::Replica::recover(core_cfg, snapshot, &records);
+    let snapshot_path = cfg.data_dir.join("snapshot.bin");
+    let snapshot = read_snapshot(&snapshot_path)?;
+    let seed = cfg.id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let shell =
+        Shell::recover(core_cfg, None, snapshot.as_deref(), &payloads, seed).map_err(|source| {
+            NodeError::Decode {
+                path: cfg.data_dir.clone(),
+                source,
+            }
+        })?;
     tracing::info!(
         id = cfg.id,
-        records = records.len(),
-        applied = replica.applied(),
+        records = payloads.len(),
+        applied = shell.replica().applied(),
+        incarnation = shell.replica().incarnation(),
         "recovered"
     );
 
@@ -203,16 +170,15 @@ pub async fn start(
     let (stop_tx, stop_rx) = watch::channel(false);
     let clock = NodeClock::new();
     let core = Core {
-        replica,
-        wal,
-        fsync: cfg.fsync,
-        snapshot_path,
+        shell,
+        disk: NodeDisk {
+            wal,
+            fsync: cfg.fsync,
+            snapshot_path,
+        },
         transport,
         clock: clock.clone(),
-        pending: HashMap::new(),
-        next_request: 0,
-        timers: HashMap::new(),
-        rng: cfg.id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+        booted: Instant::now(),
         status: status_tx,
         reach: reach_tx,
     };
@@ -228,17 +194,57 @@ pub async fn start(
     })
 }
 
-struct Core {
-    replica: crate::paxos::Replica,
+/// The node's disk: the WAL and the snapshot file.
+struct NodeDisk {
     wal: Wal,
     fsync: FsyncPolicy,
     snapshot_path: PathBuf,
+}
+
+/// A write that failed: the node stops.
+#[derive(Debug, thiserror::Error)]
+enum DiskError {
+    #[error("write-ahead log: {0}")]
+    Wal(#[from] crate::storage::WalError),
+    #[error("snapshot: {0}")]
+    Snapshot(#[from] crate::storage::SnapshotError),
+}
+
+impl Durable for NodeDisk {
+    type Error = DiskError;
+
+    fn append(&mut self, records: &[Vec<u8>]) -> Result<(), DiskError> {
+        // `always` syncs each record; `batch` (and `never`) write the
+        // step's records together (batch: one fsync for all of them).
+        if self.fsync == FsyncPolicy::Always {
+            for r in records {
+                self.wal.append(r)?;
+            }
+        } else {
+            let slices: Vec<&[u8]> = records.iter().map(|r| r.as_slice()).collect();
+            self.wal.append_batch(&slices)?;
+        }
+        Ok(())
+    }
+
+    fn write_snapshot(&mut self, snapshot: &[u8]) -> Result<(), DiskError> {
+        Ok(write_snapshot(&self.snapshot_path, snapshot)?)
+    }
+
+    fn rewrite(&mut self, records: &[Vec<u8>]) -> Result<(), DiskError> {
+        self.wal.rewrite(records.iter().map(|r| r.as_slice()))?;
+        tracing::debug!(records = records.len(), "snapshot written, log compacted");
+        Ok(())
+    }
+}
+
+struct Core {
+    shell: Shell<oneshot::Sender<Reply>>,
+    disk: NodeDisk,
     transport: Transport<Msg>,
     clock: NodeClock,
-    pending: HashMap<RequestId, oneshot::Sender<Reply>>,
-    next_request: RequestId,
-    timers: HashMap<Timer, Instant>,
-    rng: u64,
+    /// Monotonic time 0 for the shell's timers.
+    booted: Instant,
     status: watch::Sender<Status>,
     reach: watch::Sender<BTreeMap<NodeId, bool>>,
 }
@@ -253,37 +259,47 @@ impl Core {
         mut inbox: mpsc::Receiver<(NodeId, Msg)>,
         mut stop: watch::Receiver<bool>,
     ) {
-        let mut alive = self.step(Input::Start);
+        let now = self.now();
+        let mut alive = self.carry_out(|shell, disk| shell.start(now, disk));
         let mut reach_tick = tokio::time::interval(Duration::from_millis(100));
         while alive {
-            let next_timer = self
-                .timers
-                .iter()
-                .min_by_key(|(_, at)| **at)
-                .map(|(t, at)| (*t, *at));
-            let sleep_until =
-                next_timer.map_or_else(|| Instant::now() + Duration::from_secs(3600), |(_, at)| at);
+            let sleep_until = self.shell.next_deadline().map_or_else(
+                || Instant::now() + Duration::from_secs(3600),
+                |at| self.booted + Duration::from_millis(at),
+            );
             tokio::select! {
                 _ = stop.changed() => break,
                 call = calls.recv() => {
                     let Some(call) = call else { break };
-                    let mut batch = vec![self.register(call)];
+                    let mut batch = vec![(call.command, call.reply)];
                     while batch.len() < CALLS_PER_STEP {
                         match calls.try_recv() {
-                            Ok(call) => batch.push(self.register(call)),
+                            Ok(call) => batch.push((call.command, call.reply)),
                             Err(_) => break,
                         }
                     }
-                    alive = self.step(Input::Requests(batch));
+                    let now = self.now();
+                    alive = self.carry_out(|shell, disk| shell.submit(now, batch, disk));
                 }
                 msg = inbox.recv() => {
                     let Some((from, msg)) = msg else { break };
-                    alive = self.step(Input::Message { from, msg });
+                    let now = self.now();
+                    alive = self.carry_out(|shell, disk| shell.deliver(now, from, msg, disk));
                 }
-                _ = tokio::time::sleep_until(sleep_until), if next_timer.is_some() => {
-                    if let Some((timer, _)) = next_timer {
-                        self.timers.remove(&timer);
-                        alive = self.step(Input::Timeout(timer));
+                _ = tokio::time::sleep_until(sleep_until) => {
+                    let now = self.now();
+                    while alive {
+                        let mut fired = false;
+                        alive = self.carry_out(|shell, disk| match shell.fire_due(now, disk) {
+                            Some(r) => {
+                                fired = true;
+                                r
+                            }
+                            None => Ok(Effects::default()),
+                        });
+                        if !fired {
+                            break;
+                        }
                     }
                 }
                 _ = reach_tick.tick() => {
@@ -294,134 +310,36 @@ impl Core {
         self.transport.shutdown().await;
     }
 
-    fn register(&mut self, call: Call) -> (RequestId, Command) {
-        let id = self.next_request;
-        self.next_request += 1;
-        self.pending.insert(id, call.reply);
-        (id, call.command)
-    }
-
-    fn random_between(&mut self, min: u64, max: u64) -> u64 {
-        // xorshift: timers only need to differ between nodes and rounds.
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        if max <= min {
-            min
-        } else {
-            min + self.rng % (max - min + 1)
+    fn now(&self) -> Now {
+        Now {
+            mono_ms: self.booted.elapsed().as_millis() as u64,
+            clock_ms: self.clock.now_ms(),
         }
     }
 
-    /// One step of the core; false when the node must stop.
-    fn step(&mut self, input: Input) -> bool {
-        let mut out = Vec::new();
-        let role_before = *self.replica.role();
-        self.replica.step(self.clock.now_ms(), input, &mut out);
-        if *self.replica.role() != role_before {
-            // Role changes are rare and are what an operator (or a failing
-            // test's log) needs to follow an election.
-            tracing::info!(
-                role = ?self.replica.role(),
-                ballot = ?self.replica.ballot(),
-                leader = ?self.replica.leader(),
-                "role changed"
-            );
-        }
-        // Persist first: nothing this step produced may leave before its
-        // records are durable.
-        let records: Vec<Vec<u8>> = out
-            .iter()
-            .filter_map(|o| match o {
-                Output::Persist(r) => {
-                    Some(postcard::to_stdvec(r).expect("records always serialize"))
-                }
-                _ => None,
-            })
-            .collect();
-        if !records.is_empty() {
-            let slices: Vec<&[u8]> = records.iter().map(|r| r.as_slice()).collect();
-            // `always` syncs each record; `batch` (and `never`) write the
-            // step's records together (batch: one fsync for all of them).
-            let written = if self.fsync == FsyncPolicy::Always {
-                slices.iter().try_for_each(|r| self.wal.append(r))
-            } else {
-                self.wal.append_batch(&slices)
-            };
-            if let Err(e) = written {
-                // A node that cannot persist must not answer anything: drop
-                // every output of this step and stop.
+    /// Runs one shell step and carries out its effects; false when the
+    /// node must stop (its disk failed: nothing of the step leaves).
+    fn carry_out(
+        &mut self,
+        step: impl FnOnce(
+            &mut Shell<oneshot::Sender<Reply>>,
+            &mut NodeDisk,
+        ) -> Result<Effects<oneshot::Sender<Reply>>, DiskError>,
+    ) -> bool {
+        let effects = match step(&mut self.shell, &mut self.disk) {
+            Ok(effects) => effects,
+            Err(e) => {
                 tracing::error!(error = %e, "cannot persist; stopping the node");
                 return false;
             }
-        }
-        for o in out {
-            match o {
-                Output::Persist(_) => {}
-                Output::Snapshot(snapshot) => {
-                    // The snapshot is durable before the log below it goes.
-                    let payload =
-                        postcard::to_stdvec(&snapshot).expect("snapshots always serialize");
-                    if let Err(e) = write_snapshot(&self.snapshot_path, &payload) {
-                        tracing::error!(error = %e, "cannot write a snapshot; stopping the node");
-                        return false;
-                    }
-                    let records: Vec<Vec<u8>> = self
-                        .replica
-                        .durable_records()
-                        .iter()
-                        .map(|r| postcard::to_stdvec(r).expect("records always serialize"))
-                        .collect();
-                    if let Err(e) = self.wal.rewrite(records.iter().map(|r| r.as_slice())) {
-                        tracing::error!(error = %e, "cannot compact the log; stopping the node");
-                        return false;
-                    }
-                    tracing::debug!(upto = snapshot.upto, "snapshot written, log compacted");
-                }
-                Output::Send { to, msg } => self.transport.send(to, msg),
-                Output::Reply { request, reply } => {
-                    if let Some(tx) = self.pending.remove(&request) {
-                        let _ = tx.send(reply);
-                    }
-                }
-                Output::SetTimer {
-                    timer,
-                    min_ms,
-                    max_ms,
-                } => {
-                    let after = self.random_between(min_ms, max_ms);
-                    self.timers
-                        .insert(timer, Instant::now() + Duration::from_millis(after));
-                }
-            }
-        }
-        let r = &self.replica;
-        let role = match r.role() {
-            Role::Follower => "follower",
-            Role::Candidate => "candidate",
-            Role::Leader => "leader",
         };
-        let cfg = r.config();
-        let status = Status {
-            id: r.id(),
-            role: role.into(),
-            ballot: (r.ballot().round, r.ballot().node),
-            promised: (r.promised().round, r.promised().node),
-            leader: r.leader(),
-            first_unchosen: r.first_unchosen(),
-            applied: r.applied(),
-            consensus: match cfg.mode {
-                Mode::Multi => "multi".into(),
-                Mode::Basic => "basic".into(),
-            },
-            reads: match cfg.reads {
-                ReadMode::Log => "log".into(),
-                ReadMode::Quorum => "quorum".into(),
-                ReadMode::Lease => "lease".into(),
-                ReadMode::Local => "local (UNSAFE: not linearizable)".into(),
-            },
-        };
-        let _ = self.status.send(status);
+        for (to, msg) in effects.sends {
+            self.transport.send(to, msg);
+        }
+        for (tx, reply) in effects.replies {
+            let _ = tx.send(reply);
+        }
+        let _ = self.status.send(self.shell.status());
         true
     }
 }

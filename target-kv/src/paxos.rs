@@ -13,12 +13,14 @@
 //! good as the record behind it.
 
 mod acceptor;
+mod planted;
 mod replica;
 pub mod sim;
 mod types;
 
 pub use acceptor::Acceptor;
-pub use replica::{Replica, Role};
+pub use planted::PlantedBug;
+pub use replica::{Replica, Role, ID_COUNTER_BITS};
 pub use types::{
     Ballot, Batch, Config, ErrorCode, Input, Mode, Msg, NodeId, Output, ReadMode, Record, Reply,
     RequestId, Slot, Snapshot, Timer,

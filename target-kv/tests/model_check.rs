@@ -12,7 +12,8 @@ use std::borrow::Cow;
 use std::time::Duration;
 use target_kv::kv::{Command, KvOp, KvResult};
 use target_kv::paxos::{
-    Config, Input, Mode, Msg, Output, ReadMode, Record, Replica, Reply, RequestId, Timer,
+    Config, Input, Mode, Msg, Output, PlantedBug, ReadMode, Record, Replica, Reply, RequestId,
+    Timer,
 };
 
 const SERVERS: usize = 3;
@@ -30,6 +31,7 @@ enum Node {
     /// hunt needs no heartbeats, and they multiply the states).
     Server {
         cfg: Config,
+        bug: Option<PlantedBug>,
         heartbeats: bool,
     },
     Client {
@@ -109,9 +111,14 @@ impl Actor for Node {
 
     fn on_start(&self, id: Id, storage: &Option<Vec<Record>>, o: &mut Out<Self>) -> NodeState {
         match self {
-            Node::Server { cfg, heartbeats } => {
+            Node::Server {
+                cfg,
+                bug,
+                heartbeats,
+            } => {
                 let mut disk = storage.clone().unwrap_or_default();
-                let mut replica = Box::new(Replica::new(cfg.clone(), &disk));
+                let mut replica =
+                    Box::new(Replica::recover_with_bug(cfg.clone(), *bug, None, &disk));
                 run(&mut replica, &mut disk, *heartbeats, Input::Start, o);
                 NodeState::Server { replica, disk }
             }
@@ -302,12 +309,12 @@ fn model(cfg: ModelCfg) -> ActorModel<Node, ModelCfg, History> {
         // No clock in the model: an election timer that fires may always
         // start an election.
         c.election_timeout_ms = (0, 0);
-        c.planted_bug_ignore_promise = cfg.planted_bug;
         // Snapshots are exercised by the in-process tests; the model keeps
         // every slot (its runs are far shorter than any snapshot interval).
         c.snapshot_every = 0;
         m = m.actor(Node::Server {
             cfg: c,
+            bug: cfg.planted_bug.then_some(PlantedBug::IgnorePromise),
             heartbeats: !cfg.planted_bug,
         });
     }

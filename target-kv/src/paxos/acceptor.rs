@@ -49,7 +49,7 @@ impl Acceptor {
                     let p = a.slot_promised.entry(*slot).or_default();
                     *p = (*p).max(*ballot);
                 }
-                Record::Chosen { .. } => {}
+                Record::Chosen { .. } | Record::Incarnation(_) => {}
             }
         }
         a
@@ -64,6 +64,17 @@ impl Acceptor {
     /// The global (Multi-Paxos) promise.
     pub fn promised(&self) -> Ballot {
         self.promised
+    }
+
+    /// The highest round promised anywhere, globally or for one slot: a
+    /// proposer that restarts goes above it, so it never reuses a ballot.
+    pub fn highest_round(&self) -> u64 {
+        self.slot_promised
+            .values()
+            .map(|b| b.round)
+            .max()
+            .unwrap_or(0)
+            .max(self.promised.round)
     }
 
     /// What was accepted in `slot`.

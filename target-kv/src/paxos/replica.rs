@@ -16,6 +16,7 @@
 //! ballot after a random backoff.
 
 use super::acceptor::Acceptor;
+use super::planted::PlantedBug;
 use super::types::{
     Ballot, Batch, Config, ErrorCode, Input, Mode, Msg, NodeId, Output, ReadMode, Record, Reply,
     RequestId, Slot, Snapshot, Timer,
@@ -25,6 +26,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Most chosen slots sent in answer to one catch-up request.
 const CATCH_UP_MAX: u64 = 256;
+
+/// Ids this replica hands out (read probes; the node shell's request ids
+/// follow the same scheme) are `incarnation << ID_COUNTER_BITS | counter`.
+pub const ID_COUNTER_BITS: u32 = 40;
 
 /// A promise a candidate collected: what the promiser accepted from the
 /// election's first slot on, and the slot below which it knows all chosen.
@@ -70,6 +75,9 @@ struct Proposal {
     /// Phase 2: the value proposed and its acks.
     value: Option<Batch>,
     acks: BTreeSet<NodeId>,
+    /// Whether an `Accept` carrying `ours` ever left, at any ballot of this
+    /// proposal: from then on `ours` may be chosen in this slot.
+    ours_sent: bool,
 }
 
 /// A quorum read waiting for probes, then for the log to catch up.
@@ -80,6 +88,8 @@ struct QuorumRead {
     replies: BTreeSet<NodeId>,
     /// Apply every slot below this before answering.
     wait_for: Slot,
+    /// When the read began (it expires after the request ttl).
+    started_ms: u64,
 }
 
 /// One replica of the store.
@@ -101,11 +111,24 @@ pub struct Replica {
     leader: Option<NodeId>,
     now_ms: u64,
     last_leader_contact_ms: Option<u64>,
-    /// The leader that `last_leader_contact_ms` heard from: with lease
-    /// reads, this node granted it a lease and must not help elect anyone
-    /// else (itself included) until that lease ends. Kept apart from
-    /// `leader`, which an election of our own clears.
-    lease_holder: Option<NodeId>,
+    /// With lease reads: each leader this node acknowledged, with when it
+    /// last heard from it. This node granted each of them a lease and must
+    /// not help elect anyone else (itself included) until it ends. One entry
+    /// per leader, not one for the latest: two leaders can both be heard
+    /// from (a bridge partition), and the newer must not erase the lease
+    /// granted to the older. Kept apart from `leader`, which an election of
+    /// our own clears. At most one entry per member.
+    granted: BTreeMap<NodeId, u64>,
+    /// With lease reads, a node that had state before this start may have
+    /// granted a lease it no longer remembers: it refuses every promise
+    /// until `lease_ms` after it started (set by [`Input::Start`]).
+    refuse_until_ms: Option<u64>,
+    /// This life of the node (see [`Record::Incarnation`]).
+    incarnation: u64,
+    /// Whether the node had durable state when it started.
+    restarted: bool,
+    /// A planted bug (tests and the simulator only).
+    bug: Option<PlantedBug>,
 
     // Catching up (any role).
     /// A peer known to have every slot below the given one chosen (the
@@ -115,6 +138,9 @@ pub struct Replica {
     /// below it, a request is outstanding and no new one is sent on its
     /// account (periodic retries still go out, the request may be lost).
     catch_up_until: Slot,
+    /// Round-robin position for a leader's periodic catch-up requests, so
+    /// that a dead peer cannot stall it.
+    catch_up_turn: usize,
 
     // Candidate.
     promises: BTreeMap<NodeId, Promised>,
@@ -131,8 +157,14 @@ pub struct Replica {
     proposal: Option<Proposal>,
 
     queue: VecDeque<(Waiter, Command)>,
-    waiters: BTreeMap<(u64, u64), Vec<Waiter>>,
-    forwarded: BTreeMap<RequestId, ()>,
+    /// Who waits for each command, by (client, seq). Bounded: see
+    /// [`Replica::expire`].
+    waiters: BTreeMap<(u64, u64), (u64, Vec<Waiter>)>,
+    /// When each `waiters` entry was made, oldest first (an entry whose
+    /// command was answered is skipped when it comes up).
+    waiter_ages: VecDeque<(u64, (u64, u64))>,
+    /// Requests forwarded to the leader, with when they were sent.
+    forwarded: BTreeMap<RequestId, u64>,
     reads: BTreeMap<u64, QuorumRead>,
     next_probe: u64,
 }
@@ -146,19 +178,38 @@ impl Replica {
     /// A replica starting from its last snapshot and the records written
     /// after it.
     pub fn recover(cfg: Config, snapshot: Option<Snapshot>, records: &[Record]) -> Replica {
+        Replica::recover_with_bug(cfg, None, snapshot, records)
+    }
+
+    /// Like [`Replica::recover`], with a planted bug: for the model check,
+    /// the simulator and tests, never for a node.
+    pub fn recover_with_bug(
+        cfg: Config,
+        bug: Option<PlantedBug>,
+        snapshot: Option<Snapshot>,
+        records: &[Record],
+    ) -> Replica {
         assert!(
             cfg.members.contains(&cfg.id),
             "a replica is a member of its cluster"
         );
-        let acceptor = Acceptor::recover(cfg.planted_bug_ignore_promise, records);
+        let acceptor = Acceptor::recover(bug == Some(PlantedBug::IgnorePromise), records);
         let mut chosen = BTreeMap::new();
+        let mut incarnation = 0;
         for r in records {
-            if let Record::Chosen { slot, batch } = r {
-                chosen.insert(*slot, batch.clone());
+            match r {
+                Record::Chosen { slot, batch } => {
+                    chosen.insert(*slot, batch.clone());
+                }
+                Record::Incarnation(n) => incarnation = incarnation.max(*n),
+                _ => {}
             }
         }
+        let restarted = !records.is_empty() || snapshot.is_some();
+        // Above every round this node promised, so a proposer never reuses
+        // a ballot of an earlier life.
         let ballot = Ballot {
-            round: acceptor.promised().round,
+            round: acceptor.highest_round(),
             node: cfg.id,
         };
         let snapshot = snapshot.unwrap_or_default();
@@ -176,9 +227,14 @@ impl Replica {
             leader: None,
             now_ms: 0,
             last_leader_contact_ms: None,
-            lease_holder: None,
+            granted: BTreeMap::new(),
+            refuse_until_ms: None,
+            incarnation: incarnation + 1,
+            restarted,
+            bug,
             ahead: None,
             catch_up_until: 0,
+            catch_up_turn: 0,
             promises: BTreeMap::new(),
             election_from: 0,
             next_slot: 0,
@@ -189,9 +245,10 @@ impl Replica {
             proposal: None,
             queue: VecDeque::new(),
             waiters: BTreeMap::new(),
+            waiter_ages: VecDeque::new(),
             forwarded: BTreeMap::new(),
             reads: BTreeMap::new(),
-            next_probe: 0,
+            next_probe: (incarnation + 1) << ID_COUNTER_BITS,
         };
         let mut ignored = Vec::new();
         replica.advance(&mut ignored);
@@ -245,7 +302,8 @@ impl Replica {
     /// The durable state after the last snapshot, as records: what the WAL
     /// is rewritten to once that snapshot is durable.
     pub fn durable_records(&self) -> Vec<Record> {
-        let mut out = self.acceptor.records();
+        let mut out = vec![Record::Incarnation(self.incarnation)];
+        out.extend(self.acceptor.records());
         out.extend(
             self.chosen
                 .range(self.log_start..)
@@ -259,6 +317,92 @@ impl Replica {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+    /// This life of the node: 1 on first boot, one more on each restart.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+    /// The planted bug, if any.
+    pub fn planted_bug(&self) -> Option<PlantedBug> {
+        self.bug
+    }
+    /// The acceptor.
+    pub fn acceptor(&self) -> &Acceptor {
+        &self.acceptor
+    }
+    /// Callers waiting for an answer here (local and forwarded requests,
+    /// and quorum reads): bounded by the queue limit and the request ttl.
+    pub fn waiting(&self) -> usize {
+        self.waiters.len() + self.forwarded.len() + self.reads.len()
+    }
+
+    /// Checks what must hold of one replica between any two steps, and says
+    /// which rule broke. Run after every step in debug builds and by the
+    /// simulator; cross-replica rules (one value per slot) are the
+    /// simulator's.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let fail = |what: String| Err(format!("node {}: {what}", self.cfg.id));
+        if self.applied > self.first_unchosen {
+            return fail(format!(
+                "applied {} passed chosen {}",
+                self.applied, self.first_unchosen
+            ));
+        }
+        if self.log_start > self.applied {
+            return fail(format!(
+                "log starts at {} past applied {}",
+                self.log_start, self.applied
+            ));
+        }
+        if self.chosen.contains_key(&self.first_unchosen) {
+            return fail(format!(
+                "slot {} chosen but not applied",
+                self.first_unchosen
+            ));
+        }
+        if let Some(s) =
+            (self.log_start..self.first_unchosen).find(|s| !self.chosen.contains_key(s))
+        {
+            return fail(format!("slot {s} applied but missing from the log"));
+        }
+        if self
+            .chosen
+            .keys()
+            .next()
+            .is_some_and(|s| *s < self.log_start)
+        {
+            return fail("a chosen slot below the snapshot was kept".into());
+        }
+        if self.role == Role::Leader && self.cfg.mode == Mode::Multi {
+            if self.ballot != self.acceptor.promised() {
+                return fail(format!(
+                    "leader at {:?} but promised {:?}",
+                    self.ballot,
+                    self.acceptor.promised()
+                ));
+            }
+            if self.inflight.len() > self.cfg.inflight_max + 1 {
+                return fail(format!("{} slots in flight", self.inflight.len()));
+            }
+        }
+        if self.queue.len() > self.cfg.queue_max {
+            return fail(format!("queue of {}", self.queue.len()));
+        }
+        if self.forwarded.len() > self.cfg.queue_max || self.reads.len() > self.cfg.queue_max {
+            return fail("unbounded forwarded or read tables".into());
+        }
+        if self.waiters.len()
+            > self.cfg.queue_max + (self.cfg.inflight_max + 1) * self.cfg.batch_max
+        {
+            return fail(format!("{} commands waited for", self.waiters.len()));
+        }
+        if self.waiter_ages.len() > 2 * self.waiters.len() + 65 {
+            return fail(format!("{} waiter ages", self.waiter_ages.len()));
+        }
+        if self.granted.len() > self.cfg.members.len() {
+            return fail("more lease grants than members".into());
+        }
+        Ok(())
     }
 
     /// Handles one input at time `now_ms` (the node's own clock, which
@@ -279,10 +423,11 @@ impl Replica {
                 self.propose(out);
             }
         }
-        debug_assert!(
-            self.applied <= self.first_unchosen,
-            "applied never passes chosen"
-        );
+        self.expire(out);
+        #[cfg(debug_assertions)]
+        if let Err(e) = self.check_invariants() {
+            panic!("{e}");
+        }
     }
 
     /// The node's clock jumped back to `now_ms`. Readings taken before
@@ -298,6 +443,18 @@ impl Replica {
         if let Some(t) = self.last_leader_contact_ms.as_mut() {
             *t = (*t).min(now_ms);
         }
+        for t in self.granted.values_mut() {
+            *t = (*t).min(now_ms);
+        }
+        if let Some(t) = self.refuse_until_ms.as_mut() {
+            *t = (*t).min(now_ms.saturating_add(self.cfg.lease_ms));
+        }
+        for (since, _) in self.waiter_ages.iter_mut() {
+            *since = (*since).min(now_ms);
+        }
+        for since in self.forwarded.values_mut() {
+            *since = (*since).min(now_ms);
+        }
         self.lease_until_ms = self
             .lease_until_ms
             .min(now_ms.saturating_add(self.cfg.lease_ms));
@@ -308,6 +465,13 @@ impl Replica {
     }
 
     fn start(&mut self, out: &mut Vec<Output>) {
+        // Durable before anything this life sends: its ids carry it.
+        out.push(Output::Persist(Record::Incarnation(self.incarnation)));
+        if self.restarted && self.cfg.reads == ReadMode::Lease {
+            // Whatever lease this node granted before it went down is
+            // forgotten: wait out the longest one it could have granted.
+            self.refuse_until_ms = Some(self.now_ms.saturating_add(self.cfg.lease_ms));
+        }
         if self.cfg.mode == Mode::Multi {
             self.set_election_timer(out);
         }
@@ -386,20 +550,30 @@ impl Replica {
                 self.heartbeat(out);
                 // Nobody sends a leader heartbeats: while it lags behind
                 // what a promiser knew chosen, it asks again every period
-                // (a request or its answer may have been lost).
-                if let Some((peer, upto)) = self.ahead {
+                // (a request or its answer may have been lost), each time
+                // of the next peer in turn: the promiser that was ahead may
+                // have died, and every chosen value went to all.
+                if let Some((_, upto)) = self.ahead {
                     if self.first_unchosen < upto {
-                        self.catch_up(peer, true, out);
+                        let others: Vec<NodeId> = self.others().collect();
+                        if !others.is_empty() {
+                            let peer = others[self.catch_up_turn % others.len()];
+                            self.catch_up_turn = self.catch_up_turn.wrapping_add(1);
+                            self.catch_up(peer, true, out);
+                        }
                     }
                 }
                 self.set_heartbeat_timer(out);
             }
             (Timer::Backoff, Mode::Basic) => {
-                // A conflicted or stalled proposal starts over higher up.
-                if let Some(p) = self.proposal.take() {
-                    self.requeue(p.ours);
+                // A conflicted or stalled proposal starts over higher up,
+                // in the same slot: our value may already be accepted
+                // there, even chosen, so it must not move to another slot
+                // (an anonymous command would then be applied twice).
+                match self.proposal.take() {
+                    Some(p) => self.start_proposal(Some(p), out),
+                    None => self.propose(out),
                 }
-                self.propose(out);
             }
             _ => {}
         }
@@ -439,7 +613,10 @@ impl Replica {
     }
 
     fn maybe_win(&mut self, out: &mut Vec<Output>) {
-        if self.role != Role::Candidate || self.promises.len() < self.cfg.quorum() {
+        // The planted bug takes its own promise for a majority's.
+        let enough = self.promises.len() >= self.cfg.quorum()
+            || (self.bug == Some(PlantedBug::SkipPhase1) && !self.promises.is_empty());
+        if self.role != Role::Candidate || !enough {
             return;
         }
         self.role = Role::Leader;
@@ -515,6 +692,7 @@ impl Replica {
             self.send_reply(waiter, ErrorCode::NoLeader.reply(), out);
         }
         self.lease_until_ms = 0;
+        self.ready_at = u64::MAX;
         if was_leading {
             self.set_election_timer(out);
         }
@@ -598,7 +776,7 @@ impl Replica {
             }
             Mode::Basic => {
                 if self.proposal.is_none() && !self.queue.is_empty() {
-                    self.start_proposal(out);
+                    self.start_proposal(None, out);
                 }
             }
         }
@@ -626,17 +804,27 @@ impl Replica {
 
     // ---- Basic Paxos ----
 
-    fn start_proposal(&mut self, out: &mut Vec<Output>) {
-        let slot = (self.first_unchosen..)
-            .find(|s| !self.chosen.contains_key(s))
-            .expect("some slot is free");
+    /// Runs phase 1 for the first unchosen slot: a fresh proposal with
+    /// commands from the queue, or `restart`, an earlier proposal for that
+    /// same slot, again with a higher ballot and the same commands.
+    fn start_proposal(&mut self, restart: Option<Proposal>, out: &mut Vec<Output>) {
+        let slot = self.first_unchosen;
+        let (ours, ours_sent) = match restart {
+            Some(p) => {
+                // `learn` and `install` end a proposal whose slot passed.
+                debug_assert_eq!(p.slot, slot, "a proposal outlived its slot");
+                (p.ours, p.ours_sent)
+            }
+            None => {
+                let take = self.queue.len().min(self.cfg.batch_max);
+                (self.queue.drain(..take).map(|(_, c)| c).collect(), false)
+            }
+        };
         let round = self.ballot.round.max(self.acceptor.promise_for(slot).round) + 1;
         self.ballot = Ballot {
             round,
             node: self.cfg.id,
         };
-        let take = self.queue.len().min(self.cfg.batch_max);
-        let ours = self.queue.drain(..take).map(|(_, c)| c).collect();
         let mut p = Proposal {
             slot,
             ballot: self.ballot,
@@ -645,6 +833,7 @@ impl Replica {
             highest: None,
             value: None,
             acks: BTreeSet::new(),
+            ours_sent,
         };
         match self.acceptor.prepare_slot(self.ballot, slot) {
             Ok((accepted, record)) => {
@@ -653,6 +842,11 @@ impl Replica {
                 p.highest = accepted.into_iter().map(|(_, b, v)| (b, v)).next();
             }
             Err(_) => unreachable!("our new round is above our own promise"),
+        }
+        if self.bug == Some(PlantedBug::SkipPhase1) {
+            // Straight to phase 2 with our own value.
+            p.promises = self.cfg.members.iter().copied().collect();
+            p.highest = None;
         }
         self.proposal = Some(p);
         self.broadcast(
@@ -665,6 +859,28 @@ impl Replica {
         );
         // Stalled proposals (lost messages) restart when this fires.
         self.set_backoff_timer(out);
+        self.basic_progress(out);
+    }
+
+    fn on_basic_promise(
+        &mut self,
+        from: NodeId,
+        ballot: Ballot,
+        slot: Slot,
+        accepted: Vec<(Slot, Ballot, Batch)>,
+        out: &mut Vec<Output>,
+    ) {
+        if let Some(p) = self.proposal.as_mut() {
+            if p.ballot == ballot && p.slot == slot && p.value.is_none() {
+                p.promises.insert(from);
+                for (s, b, v) in accepted {
+                    debug_assert_eq!(s, slot, "a one-slot promise speaks of its slot");
+                    if s == slot && p.highest.as_ref().is_none_or(|(hb, _)| b > *hb) {
+                        p.highest = Some((b, v));
+                    }
+                }
+            }
+        }
         self.basic_progress(out);
     }
 
@@ -682,10 +898,13 @@ impl Replica {
             let (ballot, slot) = (p.ballot, p.slot);
             match self.acceptor.accept(ballot, slot, &value) {
                 Ok(record) => out.push(Output::Persist(record)),
-                Err(_) => return self.abandon_proposal(out),
+                // A higher ballot got here first: the backoff timer
+                // restarts this proposal higher up.
+                Err(_) => return self.stall_proposal(out),
             }
             if let Some(p) = self.proposal.as_mut() {
                 p.acks.insert(self.cfg.id);
+                p.ours_sent |= value.0 == p.ours;
             }
             self.broadcast(
                 &Msg::Accept {
@@ -701,7 +920,6 @@ impl Replica {
         };
         if let (Some(value), true) = (&p.value, p.acks.len() >= quorum) {
             let (slot, value) = (p.slot, value.clone());
-            let p = self.proposal.take().expect("checked above");
             self.broadcast(
                 &Msg::Chosen {
                     slot,
@@ -709,29 +927,28 @@ impl Replica {
                 },
                 out,
             );
-            let ours_won = value.0 == p.ours;
+            // Ends the proposal (and re-queues our commands if the value
+            // chosen was another's).
             self.learn(slot, value, out);
-            if !ours_won {
-                self.requeue(p.ours);
-            }
             self.propose(out);
         }
     }
 
-    fn abandon_proposal(&mut self, out: &mut Vec<Output>) {
-        if let Some(p) = self.proposal.take() {
-            self.requeue(p.ours);
-        }
-        // Retry after a random delay, so dueling proposers stop dueling.
+    /// A proposal met a higher ballot. It keeps its slot and its commands
+    /// (they may be accepted there already) and starts over, higher up,
+    /// after a random delay, so that dueling proposers stop dueling.
+    fn stall_proposal(&mut self, out: &mut Vec<Output>) {
         self.set_backoff_timer(out);
     }
 
+    /// Puts commands back at the head of the queue, to be proposed again:
+    /// only for commands known not to be chosen anywhere.
     fn requeue(&mut self, commands: Vec<Command>) {
         for cmd in commands.into_iter().rev() {
             let waiter = self
                 .waiters
                 .get(&(cmd.client, cmd.seq))
-                .and_then(|w| w.first().copied())
+                .and_then(|(_, w)| w.first().copied())
                 .unwrap_or(Waiter::Local(u64::MAX));
             self.queue.push_front((waiter, cmd));
         }
@@ -744,9 +961,9 @@ impl Replica {
             return;
         }
         if let Some(known) = self.chosen.get(&slot) {
-            // With the planted bug two values can be chosen; keep the
-            // first so the model checker sees replicas disagree.
-            if !self.cfg.planted_bug_ignore_promise {
+            // With a planted bug two values can be chosen; keep the
+            // first so the checkers see replicas disagree.
+            if self.bug.is_none() {
                 assert_eq!(known, &batch, "a chosen value never changes (slot {slot})");
             }
             return;
@@ -755,14 +972,31 @@ impl Replica {
             slot,
             batch: batch.clone(),
         }));
-        self.chosen.insert(slot, batch);
-        if let Some(p) = &self.proposal {
-            if p.slot == slot {
-                // Someone else's value took our slot: try the next one.
-                let p = self.proposal.take().expect("checked above");
+        if self.proposal.as_ref().is_some_and(|p| p.slot == slot) {
+            let p = self.proposal.take().expect("checked above");
+            // Our commands were proposed in this slot only: if another
+            // value took it, they are certainly not chosen and go back to
+            // the queue. (Comparing whole batches is enough: a proposer
+            // that adopts our value adopts all of it.)
+            if batch.0 != p.ours {
                 self.requeue(p.ours);
             }
         }
+        if let Some(f) = self.inflight.remove(&slot) {
+            if f.batch != batch {
+                // A higher ballot chose this slot: we were deposed. Our
+                // commands lost this slot, the only one they were in; say
+                // so honestly (we cannot rule out a retry elsewhere).
+                for cmd in &f.batch.0 {
+                    self.answer(cmd, ErrorCode::LeaderChanged.reply(), out);
+                }
+                if self.role == Role::Leader {
+                    let ballot = self.ballot;
+                    self.step_down(ballot, out);
+                }
+            }
+        }
+        self.chosen.insert(slot, batch);
         self.advance(out);
     }
 
@@ -815,15 +1049,25 @@ impl Replica {
             .as_ref()
             .is_some_and(|p| p.slot < self.first_unchosen)
         {
+            // The snapshot covers our slot without saying what was chosen
+            // there. If our commands were ever sent for it they may be in
+            // it: neither re-propose them (twice applied) nor call them
+            // failed. If not, they are certainly not chosen: queue them.
             let p = self.proposal.take().expect("checked above");
-            self.requeue(p.ours);
+            if p.ours_sent {
+                for cmd in &p.ours {
+                    self.answer(cmd, ErrorCode::LeaderChanged.reply(), out);
+                }
+            } else {
+                self.requeue(p.ours);
+            }
         }
         self.next_slot = self.next_slot.max(self.first_unchosen);
         self.advance(out);
     }
 
     fn answer(&mut self, cmd: &Command, reply: Reply, out: &mut Vec<Output>) {
-        if let Some(waiters) = self.waiters.remove(&(cmd.client, cmd.seq)) {
+        if let Some((_, waiters)) = self.waiters.remove(&(cmd.client, cmd.seq)) {
             for w in waiters {
                 self.send_reply(w, reply.clone(), out);
             }
@@ -831,7 +1075,7 @@ impl Replica {
     }
 
     fn forget(&mut self, waiter: Waiter, cmd: &Command) {
-        if let Some(ws) = self.waiters.get_mut(&(cmd.client, cmd.seq)) {
+        if let Some((_, ws)) = self.waiters.get_mut(&(cmd.client, cmd.seq)) {
             ws.retain(|w| *w != waiter);
             if ws.is_empty() {
                 self.waiters.remove(&(cmd.client, cmd.seq));
@@ -882,7 +1126,16 @@ impl Replica {
         if self.cfg.mode == Mode::Multi && self.role != Role::Leader {
             return match (self.leader, waiter) {
                 (Some(leader), Waiter::Local(request)) => {
-                    self.forwarded.insert(request, ());
+                    if self.forwarded.len() >= self.cfg.queue_max {
+                        // Bounded: the oldest forwarded request gives up.
+                        if let Some((old, _)) = self.forwarded.pop_first() {
+                            out.push(Output::Reply {
+                                request: old,
+                                reply: ErrorCode::Expired.reply(),
+                            });
+                        }
+                    }
+                    self.forwarded.insert(request, self.now_ms);
                     out.push(Output::Send {
                         to: leader,
                         msg: Msg::Forward { request, command },
@@ -894,11 +1147,62 @@ impl Replica {
         if self.queue.len() >= self.cfg.queue_max {
             return self.send_reply(waiter, ErrorCode::Busy.reply(), out);
         }
-        self.waiters
-            .entry((command.client, command.seq))
-            .or_default()
-            .push(waiter);
+        let key = (command.client, command.seq);
+        let now_ms = self.now_ms;
+        let (_, ws) = self.waiters.entry(key).or_insert_with(|| {
+            self.waiter_ages.push_back((now_ms, key));
+            (now_ms, Vec::new())
+        });
+        ws.push(waiter);
         self.queue.push_back((waiter, command));
+    }
+
+    /// Tells every caller that waited longer than the request ttl that the
+    /// outcome is unknown, and forgets it: a reply lost on the way (a
+    /// forward's answer, a probe's) must not keep an entry forever.
+    fn expire(&mut self, out: &mut Vec<Output>) {
+        let ttl = self.cfg.request_ttl_ms;
+        let now = self.now_ms;
+        while let Some(&(since, key)) = self.waiter_ages.front() {
+            let live = self.waiters.get(&key).is_some_and(|(s, _)| *s == since);
+            if live && now < since.saturating_add(ttl) {
+                break;
+            }
+            self.waiter_ages.pop_front();
+            if live {
+                let (_, ws) = self.waiters.remove(&key).expect("live");
+                for w in ws {
+                    self.send_reply(w, ErrorCode::Expired.reply(), out);
+                }
+            }
+        }
+        // Entries of answered commands behind a live one: drop them now
+        // and then, so the list stays within twice the live entries.
+        if self.waiter_ages.len() > 2 * self.waiters.len() + 64 {
+            let waiters = &self.waiters;
+            self.waiter_ages
+                .retain(|(since, key)| waiters.get(key).is_some_and(|(s, _)| s == since));
+        }
+        while let Some((&request, &since)) = self.forwarded.first_key_value() {
+            if now < since.saturating_add(ttl) {
+                break;
+            }
+            self.forwarded.remove(&request);
+            out.push(Output::Reply {
+                request,
+                reply: ErrorCode::Expired.reply(),
+            });
+        }
+        while let Some((&probe, read)) = self.reads.first_key_value() {
+            if now < read.started_ms.saturating_add(ttl) {
+                break;
+            }
+            let read = self.reads.remove(&probe).expect("listed");
+            out.push(Output::Reply {
+                request: read.request,
+                reply: ErrorCode::Expired.reply(),
+            });
+        }
     }
 
     fn lease_valid(&self) -> bool {
@@ -910,9 +1214,14 @@ impl Replica {
     fn start_quorum_read(&mut self, request: RequestId, command: Command, out: &mut Vec<Output>) {
         let probe = self.next_probe;
         self.next_probe += 1;
-        // Bounded: the oldest pending read gives up (the client times out).
+        // Bounded: the oldest pending read gives up.
         if self.reads.len() >= self.cfg.queue_max {
-            self.reads.pop_first();
+            if let Some((_, old)) = self.reads.pop_first() {
+                out.push(Output::Reply {
+                    request: old.request,
+                    reply: ErrorCode::Expired.reply(),
+                });
+            }
         }
         self.reads.insert(
             probe,
@@ -921,6 +1230,7 @@ impl Replica {
                 command,
                 replies: BTreeSet::from([self.cfg.id]),
                 wait_for: self.acceptor.accepted_end(),
+                started_ms: self.now_ms,
             },
         );
         self.broadcast(&Msg::ReadProbe { probe }, out);
@@ -970,26 +1280,20 @@ impl Replica {
             } => self.on_prepare(from, ballot, slot, single, out),
             Msg::Promise {
                 ballot,
+                from: slot,
                 accepted,
                 chosen_upto,
             } => {
-                if chosen_upto > self.first_unchosen && self.cfg.mode == Mode::Basic {
-                    self.catch_up(from, true, out);
-                }
                 if self.cfg.mode == Mode::Basic {
-                    if let Some(p) = self.proposal.as_mut() {
-                        if p.ballot == ballot && p.value.is_none() {
-                            p.promises.insert(from);
-                            for (_, b, v) in accepted {
-                                if p.highest.as_ref().is_none_or(|(hb, _)| b > *hb) {
-                                    p.highest = Some((b, v));
-                                }
-                            }
-                        }
+                    if chosen_upto > self.first_unchosen {
+                        self.catch_up(from, true, out);
                     }
-                    return self.basic_progress(out);
+                    return self.on_basic_promise(from, ballot, slot, accepted, out);
                 }
-                if self.role == Role::Candidate && ballot == self.ballot {
+                if self.role == Role::Candidate
+                    && ballot == self.ballot
+                    && slot == self.election_from
+                {
                     self.promises.insert(from, (accepted, chosen_upto));
                     self.maybe_win(out);
                 }
@@ -998,7 +1302,7 @@ impl Replica {
                 if self.cfg.mode == Mode::Basic {
                     self.ballot.round = self.ballot.round.max(promised.round);
                     if self.proposal.as_ref().is_some_and(|p| p.ballot == ballot) {
-                        self.abandon_proposal(out);
+                        self.stall_proposal(out);
                     }
                 } else if ballot == self.ballot && promised > self.ballot {
                     self.step_down(promised, out);
@@ -1071,9 +1375,15 @@ impl Replica {
                             // heartbeats sent before the clock went back
                             // were dropped.)
                             debug_assert!(sent_ms <= self.now_ms, "acks from the clock's future");
-                            self.lease_until_ms = self
-                                .lease_until_ms
-                                .max(sent_ms.saturating_add(self.cfg.lease_ms));
+                            // The margin (planted away by a bug) covers
+                            // clocks that run at different rates.
+                            let trusted_ms = if self.bug == Some(PlantedBug::LeaseWithoutMargin) {
+                                self.cfg.lease_ms
+                            } else {
+                                self.cfg.lease_trusted_ms()
+                            };
+                            self.lease_until_ms =
+                                self.lease_until_ms.max(sent_ms.saturating_add(trusted_ms));
                         }
                     }
                 }
@@ -1192,7 +1502,9 @@ impl Replica {
         if ballot.node == leader {
             self.leader = Some(leader);
             self.last_leader_contact_ms = Some(self.now_ms);
-            self.lease_holder = Some(leader);
+            if self.cfg.reads == ReadMode::Lease {
+                self.granted.insert(leader, self.now_ms);
+            }
         }
     }
 
@@ -1200,11 +1512,16 @@ impl Replica {
     /// other than `candidate`, so the lease it granted that leader (by
     /// acknowledging its heartbeats) may still be live on this clock.
     fn granted_lease_live(&self, candidate: NodeId) -> bool {
-        self.cfg.reads == ReadMode::Lease
-            && self.lease_holder.is_some_and(|l| l != candidate)
-            && self
-                .last_leader_contact_ms
-                .is_some_and(|t| self.now_ms < t.saturating_add(self.cfg.lease_ms))
+        if self.cfg.reads != ReadMode::Lease {
+            return false;
+        }
+        // A restarted node may have granted a lease it no longer remembers.
+        if self.refuse_until_ms.is_some_and(|t| self.now_ms < t) {
+            return true;
+        }
+        self.granted.iter().any(|(leader, t)| {
+            *leader != candidate && self.now_ms < t.saturating_add(self.cfg.lease_ms)
+        })
     }
 
     fn on_prepare(
@@ -1256,6 +1573,7 @@ impl Replica {
                     to: from,
                     msg: Msg::Promise {
                         ballot,
+                        from: slot,
                         accepted,
                         chosen_upto: self.first_unchosen,
                     },
@@ -1277,11 +1595,28 @@ impl Replica {
         out: &mut Vec<Output>,
     ) {
         if slot < self.first_unchosen {
-            // Already chosen here; the leader is retransmitting.
-            return out.push(Output::Send {
-                to: from,
-                msg: Msg::Accepted { ballot, slot },
-            });
+            // Already chosen here. Never answer `Accepted`: this acceptor
+            // may never have accepted this ballot's value, and a deposed
+            // leader would count the ack toward a majority for a value that
+            // conflicts with the chosen one. Tell the proposer what was
+            // chosen instead (and refuse a ballot below the promise).
+            let promised = self.acceptor.promise_for(slot);
+            if ballot < promised {
+                out.push(Output::Send {
+                    to: from,
+                    msg: Msg::Nack { ballot, promised },
+                });
+            }
+            let msg = match self.chosen_value(slot) {
+                Some(batch) => Msg::Chosen { slot, batch },
+                None => Msg::InstallSnapshot {
+                    snapshot: Snapshot {
+                        upto: self.applied,
+                        store: self.kv.clone(),
+                    },
+                },
+            };
+            return out.push(Output::Send { to: from, msg });
         }
         match self.acceptor.accept(ballot, slot, &batch) {
             Ok(record) => {

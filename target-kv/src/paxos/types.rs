@@ -96,9 +96,17 @@ pub struct Config {
     pub queue_max: usize,
     /// Snapshot and compact the log after this many applied slots (0: never).
     pub snapshot_every: u64,
-    /// TEST ONLY: an acceptor that ignores its promise, so the model
-    /// checker can prove it notices. Never set outside tests.
-    pub planted_bug_ignore_promise: bool,
+    /// The most a clock may run fast or slow, in percent, that lease reads
+    /// stay safe under: the leader trusts its lease for
+    /// `lease_ms * (100 - d) / (100 + d)` of its own clock, so that it ends
+    /// before any follower's refusal to elect another leader ends on the
+    /// follower's clock.
+    pub clock_drift_pct: u64,
+    /// A caller still waiting for an answer after this long (on this
+    /// node's clock) is told the outcome is unknown ([`ErrorCode::Expired`])
+    /// and forgotten, so that replies lost on the way cannot grow the
+    /// tables of waiting callers without bound.
+    pub request_ttl_ms: u64,
 }
 
 impl Config {
@@ -117,13 +125,22 @@ impl Config {
             batch_max: 64,
             queue_max: 4096,
             snapshot_every: 10_000,
-            planted_bug_ignore_promise: false,
+            clock_drift_pct: 10,
+            request_ttl_ms: 10_000,
         }
     }
 
     /// How many replicas make a majority.
     pub fn quorum(&self) -> usize {
         self.members.len() / 2 + 1
+    }
+
+    /// How long, on its own clock, a leader trusts a lease granted by acks
+    /// to a heartbeat: `lease_ms` less the margin for clocks that run at
+    /// different rates (see [`Config::clock_drift_pct`]).
+    pub fn lease_trusted_ms(&self) -> u64 {
+        let d = self.clock_drift_pct.min(99);
+        self.lease_ms * (100 - d) / (100 + d)
     }
 }
 
@@ -144,6 +161,10 @@ pub enum Msg {
     Promise {
         /// The ballot promised.
         ballot: Ballot,
+        /// The first slot covered (Basic Paxos: the one slot), as in the
+        /// `Prepare`: a proposer that reuses a ballot after a restart must
+        /// not count a promise made for another slot.
+        from: Slot,
         /// (slot, ballot, value) accepted in the covered slots.
         accepted: Vec<(Slot, Ballot, Batch)>,
         /// Every slot below this is chosen and known to the promiser
@@ -268,6 +289,11 @@ pub enum Record {
         /// The value.
         batch: Batch,
     },
+    /// The node started for the `n`-th time (1: first boot). Ids a node
+    /// hands out (requests, read probes) carry it, so that a reply meant
+    /// for an earlier life of the node, still queued at a peer, never
+    /// answers a request of this one.
+    Incarnation(u64),
 }
 
 /// Why a request was refused, and whether it definitely did not happen.
@@ -281,6 +307,9 @@ pub enum ErrorCode {
     /// The leader lost its leadership while the request was in flight
     /// (indeterminate: it may still be chosen).
     LeaderChanged,
+    /// The answer did not come within [`Config::request_ttl_ms`] and the
+    /// request was forgotten (indeterminate: it may still be chosen).
+    Expired,
 }
 
 /// The answer to a client request.
@@ -302,7 +331,7 @@ impl ErrorCode {
     pub fn reply(self) -> Reply {
         Reply::Error {
             code: self,
-            definite: !matches!(self, ErrorCode::LeaderChanged),
+            definite: !matches!(self, ErrorCode::LeaderChanged | ErrorCode::Expired),
         }
     }
 }
@@ -404,6 +433,7 @@ mod tests {
             },
             Msg::Promise {
                 ballot: b,
+                from: 4,
                 accepted: vec![(4, b, batch.clone())],
                 chosen_upto: 3,
             },
@@ -470,6 +500,7 @@ mod tests {
                 batch: batch.clone(),
             },
             Record::Chosen { slot: 1, batch },
+            Record::Incarnation(3),
         ];
         for r in records {
             let bytes = postcard::to_stdvec(&r).expect("encodes");

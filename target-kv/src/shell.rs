@@ -1,0 +1,551 @@
+//! The node's own decisions around the consensus core, as a plain struct
+//! that both the tokio node ([`crate::node`]) and the deterministic
+//! simulator drive: recovery from the bytes on disk, request ids, the table
+//! of callers waiting for an answer, timer deadlines, and the order in which
+//! a step's effects happen (records durable, then the snapshot and the
+//! rewritten log, and only then messages and replies).
+//!
+//! It does no I/O of its own. Storage is reached through [`Durable`]; time
+//! is passed in ([`Now`]); messages and replies come back as [`Effects`]
+//! for the driver to carry out.
+
+use crate::kv::Command;
+use crate::paxos::{
+    Config, ErrorCode, Input, Mode, Msg, NodeId, Output, PlantedBug, ReadMode, Record, Replica,
+    Reply, RequestId, Role, Snapshot, Timer,
+};
+use std::collections::BTreeMap;
+
+/// Ids are `incarnation << ID_COUNTER_BITS | counter`, as the core's probes.
+const ID_COUNTER_BITS: u32 = crate::paxos::ID_COUNTER_BITS;
+
+/// Most callers waiting at once; past it the oldest is told the outcome is
+/// unknown. The core bounds its own tables below this.
+pub const PENDING_MAX: usize = 65_536;
+
+/// The two clocks a step reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Now {
+    /// Monotonic time, for timer deadlines and request ages (the OS's
+    /// monotonic clock in a node; simulated time in the simulator).
+    pub mono_ms: u64,
+    /// The node's own clock, which leases read (skewed by clock faults).
+    pub clock_ms: u64,
+}
+
+/// Where a node's durable state goes. Every call is durable when it
+/// returns `Ok`; an `Err` means the node must stop at once, since what is
+/// on disk is unknown (the simulator also uses it to crash a node between
+/// two writes).
+pub trait Durable {
+    /// Why a write failed.
+    type Error: std::fmt::Display;
+    /// Appends the step's records to the log.
+    fn append(&mut self, records: &[Vec<u8>]) -> Result<(), Self::Error>;
+    /// Replaces the snapshot, atomically.
+    fn write_snapshot(&mut self, snapshot: &[u8]) -> Result<(), Self::Error>;
+    /// Replaces the whole log with these records, atomically.
+    fn rewrite(&mut self, records: &[Vec<u8>]) -> Result<(), Self::Error>;
+}
+
+/// What a step asks the driver to do once its state is durable.
+#[derive(Debug)]
+pub struct Effects<T> {
+    /// Messages to peers, in order.
+    pub sends: Vec<(NodeId, Msg)>,
+    /// Answers to callers, in order.
+    pub replies: Vec<(T, Reply)>,
+}
+
+impl<T> Default for Effects<T> {
+    fn default() -> Self {
+        Effects {
+            sends: Vec::new(),
+            replies: Vec::new(),
+        }
+    }
+}
+
+/// Why the state on disk could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoverError {
+    /// A log record did not decode.
+    #[error("log record {index} does not decode: {message}")]
+    Record {
+        /// Which record (0-based).
+        index: usize,
+        /// What the decoder said.
+        message: String,
+    },
+    /// The snapshot did not decode.
+    #[error("the snapshot does not decode: {0}")]
+    Snapshot(String),
+}
+
+/// What the status page shows.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Status {
+    /// Node id.
+    pub id: NodeId,
+    /// follower / candidate / leader.
+    pub role: String,
+    /// Proposer ballot (round, node).
+    pub ballot: (u64, NodeId),
+    /// Acceptor promise (round, node).
+    pub promised: (u64, NodeId),
+    /// The leader this node believes in.
+    pub leader: Option<NodeId>,
+    /// One past the last chosen slot of the contiguous prefix.
+    pub first_unchosen: u64,
+    /// One past the last applied slot.
+    pub applied: u64,
+    /// multi or basic.
+    pub consensus: String,
+    /// log, quorum, lease or local (unsafe).
+    pub reads: String,
+    /// This life of the node (1: first boot).
+    pub incarnation: u64,
+}
+
+/// Encodes a record for the log.
+pub fn encode_record(r: &Record) -> Vec<u8> {
+    postcard::to_stdvec(r).expect("records always serialize")
+}
+
+/// Encodes a snapshot for its file.
+pub fn encode_snapshot(s: &Snapshot) -> Vec<u8> {
+    postcard::to_stdvec(s).expect("snapshots always serialize")
+}
+
+/// Decodes the log's records and the snapshot, as read from disk.
+pub fn decode_state(
+    snapshot: Option<&[u8]>,
+    wal: &[Vec<u8>],
+) -> Result<(Option<Snapshot>, Vec<Record>), RecoverError> {
+    let snapshot = snapshot
+        .map(|b| postcard::from_bytes(b).map_err(|e| RecoverError::Snapshot(e.to_string())))
+        .transpose()?;
+    let records = wal
+        .iter()
+        .enumerate()
+        .map(|(index, p)| {
+            postcard::from_bytes(p).map_err(|e| RecoverError::Record {
+                index,
+                message: e.to_string(),
+            })
+        })
+        .collect::<Result<Vec<Record>, _>>()?;
+    Ok((snapshot, records))
+}
+
+/// A node's decisions around its replica; `T` is how a caller is answered
+/// (a oneshot sender in the node, a client id in the simulator).
+#[derive(Debug)]
+pub struct Shell<T> {
+    replica: Replica,
+    /// Callers waiting, by request id, with when they asked (mono ms).
+    pending: BTreeMap<RequestId, (u64, T)>,
+    next_id: u64,
+    /// Timer deadlines (mono ms).
+    timers: BTreeMap<Timer, u64>,
+    rng: u64,
+}
+
+impl<T> Shell<T> {
+    /// Recovers a node from the bytes its disk holds (`wal`: the log's
+    /// payloads in order). `seed` drives its timers' random delays.
+    pub fn recover(
+        cfg: Config,
+        bug: Option<PlantedBug>,
+        snapshot: Option<&[u8]>,
+        wal: &[Vec<u8>],
+        seed: u64,
+    ) -> Result<Shell<T>, RecoverError> {
+        let (snapshot, records) = decode_state(snapshot, wal)?;
+        let replica = Replica::recover_with_bug(cfg, bug, snapshot, &records);
+        let next_id = replica.incarnation() << ID_COUNTER_BITS;
+        Ok(Shell {
+            replica,
+            pending: BTreeMap::new(),
+            next_id,
+            timers: BTreeMap::new(),
+            rng: seed | 1,
+        })
+    }
+
+    /// The replica.
+    pub fn replica(&self) -> &Replica {
+        &self.replica
+    }
+
+    /// Callers waiting for an answer.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The earliest timer deadline (mono ms), if any timer is set.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.timers.values().copied().min()
+    }
+
+    /// Boots the replica (its first step).
+    pub fn start<D: Durable>(&mut self, now: Now, disk: &mut D) -> Result<Effects<T>, D::Error> {
+        self.step(now, Input::Start, Vec::new(), disk)
+    }
+
+    /// Client calls, folded into one step. A call without a session
+    /// (client 0) gets a sequence number unique to this node and life, so
+    /// that its answer finds it.
+    pub fn submit<D: Durable>(
+        &mut self,
+        now: Now,
+        calls: Vec<(Command, T)>,
+        disk: &mut D,
+    ) -> Result<Effects<T>, D::Error> {
+        let mut requests = Vec::with_capacity(calls.len());
+        let mut callers = Vec::with_capacity(calls.len());
+        for (mut command, caller) in calls {
+            let id = self.next_id;
+            self.next_id += 1;
+            if command.client == 0 {
+                // The node id in the top byte keeps nodes apart.
+                command.seq = (self.replica.id() << 56) | (id & ((1 << 56) - 1));
+            }
+            requests.push((id, command));
+            callers.push((id, caller));
+        }
+        self.step(now, Input::Requests(requests), callers, disk)
+    }
+
+    /// A message from a peer.
+    pub fn deliver<D: Durable>(
+        &mut self,
+        now: Now,
+        from: NodeId,
+        msg: Msg,
+        disk: &mut D,
+    ) -> Result<Effects<T>, D::Error> {
+        self.step(now, Input::Message { from, msg }, Vec::new(), disk)
+    }
+
+    /// Fires the earliest timer if it is due (at most one per call, so a
+    /// driver can interleave other inputs); `None` when none is due.
+    pub fn fire_due<D: Durable>(
+        &mut self,
+        now: Now,
+        disk: &mut D,
+    ) -> Option<Result<Effects<T>, D::Error>> {
+        let (timer, _) = self
+            .timers
+            .iter()
+            .filter(|(_, at)| **at <= now.mono_ms)
+            .min_by_key(|(t, at)| (**at, **t))
+            .map(|(t, at)| (*t, *at))?;
+        self.timers.remove(&timer);
+        Some(self.step(now, Input::Timeout(timer), Vec::new(), disk))
+    }
+
+    fn random_between(&mut self, min: u64, max: u64) -> u64 {
+        // xorshift: timers only need to differ between nodes and rounds.
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        if max <= min {
+            min
+        } else {
+            min + self.rng % (max - min + 1)
+        }
+    }
+
+    /// One step of the core, carried out in the only safe order: the
+    /// step's records durable; then its last snapshot and the log rewritten
+    /// to match it; only then its messages and replies.
+    fn step<D: Durable>(
+        &mut self,
+        now: Now,
+        input: Input,
+        callers: Vec<(RequestId, T)>,
+        disk: &mut D,
+    ) -> Result<Effects<T>, D::Error> {
+        for (id, caller) in callers {
+            self.pending.insert(id, (now.mono_ms, caller));
+        }
+        let mut out = Vec::new();
+        let role_before = *self.replica.role();
+        self.replica.step(now.clock_ms, input, &mut out);
+        if *self.replica.role() != role_before {
+            // Role changes are rare and are what an operator (or a failing
+            // test's log) needs to follow an election.
+            tracing::info!(
+                role = ?self.replica.role(),
+                ballot = ?self.replica.ballot(),
+                leader = ?self.replica.leader(),
+                "role changed"
+            );
+        }
+        let records: Vec<Vec<u8>> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Persist(r) => Some(encode_record(r)),
+                _ => None,
+            })
+            .collect();
+        if !records.is_empty() {
+            disk.append(&records)?;
+        }
+        // Only the step's last snapshot is written. The rewritten log holds
+        // the state after the whole step, which only the last snapshot
+        // matches: with two snapshots written in turn, a crash between them
+        // would pair the first snapshot with a log that starts after the
+        // second, and forget every slot in between.
+        let snapshot = out.iter().rev().find_map(|o| match o {
+            Output::Snapshot(s) => Some(s),
+            _ => None,
+        });
+        if let Some(snapshot) = snapshot {
+            assert_eq!(
+                snapshot.upto,
+                self.replica.log_start(),
+                "the last snapshot is where the log now starts"
+            );
+            disk.write_snapshot(&encode_snapshot(snapshot))?;
+            let records: Vec<Vec<u8>> = self
+                .replica
+                .durable_records()
+                .iter()
+                .map(encode_record)
+                .collect();
+            disk.rewrite(&records)?;
+        }
+        let mut effects = Effects::default();
+        for o in out {
+            match o {
+                Output::Persist(_) | Output::Snapshot(_) => {}
+                Output::Send { to, msg } => effects.sends.push((to, msg)),
+                Output::Reply { request, reply } => {
+                    if let Some((_, caller)) = self.pending.remove(&request) {
+                        effects.replies.push((caller, reply));
+                    }
+                }
+                Output::SetTimer {
+                    timer,
+                    min_ms,
+                    max_ms,
+                } => {
+                    let after = self.random_between(min_ms, max_ms);
+                    self.timers.insert(timer, now.mono_ms + after);
+                }
+            }
+        }
+        self.expire(now, &mut effects);
+        Ok(effects)
+    }
+
+    /// The core answers or expires every request it takes; this is the
+    /// backstop that keeps the table bounded whatever happens: callers
+    /// older than twice the request ttl, or past [`PENDING_MAX`], are told
+    /// the outcome is unknown.
+    fn expire(&mut self, now: Now, effects: &mut Effects<T>) {
+        let ttl = self.replica.config().request_ttl_ms.saturating_mul(2);
+        while let Some((&id, &(since, _))) = self.pending.first_key_value() {
+            if self.pending.len() <= PENDING_MAX && now.mono_ms < since.saturating_add(ttl) {
+                break;
+            }
+            let (_, caller) = self.pending.remove(&id).expect("listed");
+            effects.replies.push((caller, ErrorCode::Expired.reply()));
+        }
+    }
+
+    /// The status page's view.
+    pub fn status(&self) -> Status {
+        let r = &self.replica;
+        let cfg = r.config();
+        Status {
+            id: r.id(),
+            role: match r.role() {
+                Role::Follower => "follower",
+                Role::Candidate => "candidate",
+                Role::Leader => "leader",
+            }
+            .into(),
+            ballot: (r.ballot().round, r.ballot().node),
+            promised: (r.promised().round, r.promised().node),
+            leader: r.leader(),
+            first_unchosen: r.first_unchosen(),
+            applied: r.applied(),
+            consensus: match cfg.mode {
+                Mode::Multi => "multi".into(),
+                Mode::Basic => "basic".into(),
+            },
+            reads: match cfg.reads {
+                ReadMode::Log => "log".into(),
+                ReadMode::Quorum => "quorum".into(),
+                ReadMode::Lease => "lease".into(),
+                ReadMode::Local => "local (UNSAFE: not linearizable)".into(),
+            },
+            incarnation: r.incarnation(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::{KvOp, KvStore};
+    use crate::paxos::{Ballot, Batch};
+
+    /// A disk in memory that can "crash" before its `fail_at`-th write:
+    /// what was written before it stays, the rest never happens.
+    #[derive(Clone, Default)]
+    struct MemDisk {
+        wal: Vec<Vec<u8>>,
+        snapshot: Option<Vec<u8>>,
+        writes: usize,
+        fail_at: Option<usize>,
+    }
+
+    impl MemDisk {
+        fn write(&mut self) -> Result<(), String> {
+            if self.fail_at == Some(self.writes) {
+                return Err("crash".into());
+            }
+            self.writes += 1;
+            Ok(())
+        }
+    }
+
+    impl Durable for MemDisk {
+        type Error = String;
+        fn append(&mut self, records: &[Vec<u8>]) -> Result<(), String> {
+            self.write()?;
+            self.wal.extend(records.iter().cloned());
+            Ok(())
+        }
+        fn write_snapshot(&mut self, snapshot: &[u8]) -> Result<(), String> {
+            self.write()?;
+            self.snapshot = Some(snapshot.to_vec());
+            Ok(())
+        }
+        fn rewrite(&mut self, records: &[Vec<u8>]) -> Result<(), String> {
+            self.write()?;
+            self.wal = records.to_vec();
+            Ok(())
+        }
+    }
+
+    fn now() -> Now {
+        Now {
+            mono_ms: 0,
+            clock_ms: 0,
+        }
+    }
+
+    fn batch(i: u64) -> Batch {
+        Batch(vec![Command {
+            client: 9,
+            seq: i + 1,
+            op: KvOp::Set {
+                key: "k".into(),
+                value: i.to_string(),
+            },
+        }])
+    }
+
+    /// Whether the state on `disk` still knows slot `s` (in the snapshot,
+    /// accepted or chosen in the log).
+    fn covers(disk: &MemDisk, s: u64) -> bool {
+        let (snapshot, records) =
+            decode_state(disk.snapshot.as_deref(), &disk.wal).expect("decodes");
+        snapshot.is_some_and(|sn| sn.upto > s)
+            || records.iter().any(|r| {
+                matches!(r, Record::Accepted { slot, .. } | Record::Chosen { slot, .. } if *slot == s)
+            })
+    }
+
+    /// Regression: a step that takes a snapshot and then compacts again
+    /// (here: a snapshot install, then slots it already knew chosen) must
+    /// not let a crash at any point forget a slot it had accepted before.
+    #[test]
+    fn two_snapshots_in_one_step_leave_no_gap_after_a_crash_anywhere() {
+        let mut cfg = Config::new(3, vec![1, 2, 3]);
+        cfg.snapshot_every = 5;
+        let leader = Ballot { round: 1, node: 1 };
+        // Node 3 accepted and learned slots 5..=10 but missed 0..5.
+        let mut prepared: MemDisk = MemDisk::default();
+        let mut shell: Shell<()> = Shell::recover(cfg.clone(), None, None, &[], 1).expect("fresh");
+        shell.start(now(), &mut prepared).expect("no crash");
+        for s in 5..=10 {
+            let accept = Msg::Accept {
+                ballot: leader,
+                slot: s,
+                batch: batch(s),
+            };
+            shell
+                .deliver(now(), 1, accept, &mut prepared)
+                .expect("no crash");
+            let chosen = Msg::Chosen {
+                slot: s,
+                batch: batch(s),
+            };
+            shell
+                .deliver(now(), 1, chosen, &mut prepared)
+                .expect("no crash");
+        }
+        assert_eq!(shell.replica().applied(), 0, "a gap below 5");
+        let install = Msg::InstallSnapshot {
+            snapshot: Snapshot {
+                upto: 5,
+                store: KvStore::default(),
+            },
+        };
+        for fail_at in 0..8 {
+            let mut disk = MemDisk {
+                fail_at: Some(prepared.writes + fail_at),
+                ..prepared.clone()
+            };
+            let mut again: Shell<()> =
+                Shell::recover(cfg.clone(), None, None, &prepared.wal, 1).expect("recovers");
+            let crashed = again.deliver(now(), 1, install.clone(), &mut disk).is_err();
+            if !crashed {
+                assert_eq!(again.replica().applied(), 11, "installed and caught up");
+            }
+            for s in 5..=10 {
+                assert!(
+                    covers(&disk, s),
+                    "crash before write {fail_at}: slot {s} forgotten"
+                );
+            }
+            let (snapshot, records) =
+                decode_state(disk.snapshot.as_deref(), &disk.wal).expect("decodes");
+            let back = Replica::recover(cfg.clone(), snapshot, &records);
+            back.check_invariants().expect("recovers whole");
+        }
+    }
+
+    #[test]
+    fn ids_carry_the_incarnation_and_anonymous_calls_get_unique_seqs() {
+        let cfg = Config::new(1, vec![1, 2, 3]);
+        let mut disk = MemDisk::default();
+        let mut first: Shell<u32> = Shell::recover(cfg.clone(), None, None, &[], 1).expect("fresh");
+        first.start(now(), &mut disk).expect("ok");
+        assert_eq!(first.replica().incarnation(), 1);
+        let get = Command {
+            client: 0,
+            seq: 0,
+            op: KvOp::Get { key: "k".into() },
+        };
+        // No leader: answered at once, definitely refused.
+        let fx = first
+            .submit(now(), vec![(get.clone(), 7)], &mut disk)
+            .expect("ok");
+        assert_eq!(fx.replies, vec![(7, ErrorCode::NoLeader.reply())]);
+        let mut second: Shell<u32> =
+            Shell::recover(cfg, None, None, &disk.wal, 1).expect("recovers");
+        second.start(now(), &mut disk).expect("ok");
+        assert_eq!(second.replica().incarnation(), 2, "a restart is a new life");
+        assert!(
+            second.next_id > first.next_id,
+            "ids never repeat across lives"
+        );
+    }
+}
