@@ -37,6 +37,14 @@ pub enum Command {
     /// valid, 1 an anomaly, 2 unknown, 3 bad usage or setup failure, 130
     /// interrupted (the history is kept).
     Test(TestArgs),
+    /// Simulate the bundled store deterministically under faults, many
+    /// seeds a second, checking every history and invariant.
+    ///
+    /// Runs the production consensus core and node shell in one thread
+    /// with a simulated network, disks and clocks. Exit status: 0 every
+    /// seed passed, 1 some seed failed (each is printed, and written to
+    /// the results store), 3 bad usage.
+    Sim(SimArgs),
 }
 
 /// Which cluster `skeptic test` drives.
@@ -294,4 +302,92 @@ fn parse_model(s: &str) -> Result<ModelKind, String> {
 
 fn parse_format(s: &str) -> Result<Format, String> {
     s.parse()
+}
+
+/// Flags of `skeptic sim`.
+#[derive(Debug, clap::Args)]
+pub struct SimArgs {
+    /// Run this one seed.
+    #[arg(long, conflicts_with = "seeds")]
+    pub seed: Option<u64>,
+    /// Run seeds A..B (B excluded); the default is 0..100.
+    #[arg(long, value_name = "A..B", value_parser = parse_seed_range)]
+    pub seeds: Option<(u64, u64)>,
+    /// Consensus variant.
+    #[arg(long, value_enum, default_value_t = target_kv::server::ConsensusArg::Multi)]
+    pub consensus: target_kv::server::ConsensusArg,
+    /// Read path (`local` is UNSAFE and must be caught).
+    #[arg(long, value_enum, default_value_t = target_kv::server::ReadsArg::Log)]
+    pub reads: target_kv::server::ReadsArg,
+    /// Replicas.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=9))]
+    pub nodes: u64,
+    /// Client operations per seed (before the final reads).
+    #[arg(long, default_value_t = 500)]
+    pub ops: usize,
+    /// register or kv.
+    #[arg(long, default_value = "register", value_parser = parse_sim_workload)]
+    pub workload: workloads::WorkloadKind,
+    /// Simulated clients.
+    #[arg(long, default_value_t = 5)]
+    pub clients: usize,
+    /// Which clients use client/seq sessions: none, all or mixed.
+    #[arg(long, default_value = "mixed")]
+    pub sessions: harness::sim::Sessions,
+    /// Faults: a comma-separated list of partition, oneway, crash, torn,
+    /// pause, drift, jump, loss, dup, reorder, delay; all; or none. The
+    /// default is all (all but jump with lease reads).
+    #[arg(long, value_parser = parse_sim_faults)]
+    pub faults: Option<SimFaultList>,
+    /// Plant a bug that must be caught: ignore-promise, skip-phase1 or
+    /// lease-no-margin.
+    #[arg(long)]
+    pub plant: Option<target_kv::paxos::PlantedBug>,
+    /// Where faults land: random, or leader (partitions isolate the
+    /// leader, crashes and pauses hit it, drift slows its clock and speeds
+    /// the others').
+    #[arg(long, value_name = "AIM", default_value = "random", value_parser = parse_aim)]
+    pub aim: harness::nemesis::plan::Aim,
+    /// Print one JSON object instead of words.
+    #[arg(long)]
+    pub json: bool,
+    /// The results store: failing seeds go to DIR/sim-<variant>/<timestamp>/.
+    #[arg(long, value_name = "DIR", default_value = "store")]
+    pub store: PathBuf,
+    /// Threads to run seeds on (default: every core).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// With --seed: write that seed's event trace to this file, passed or
+    /// failed (the history goes beside it, as FILE.history.jsonl).
+    #[arg(long, value_name = "FILE", requires = "seed")]
+    pub trace: Option<PathBuf>,
+}
+
+/// A parsed `--faults` list.
+#[derive(Debug, Clone)]
+pub struct SimFaultList(pub Vec<harness::sim::SimFault>);
+
+fn parse_sim_faults(s: &str) -> Result<SimFaultList, String> {
+    harness::sim::SimFault::parse_list(s).map(SimFaultList)
+}
+
+fn parse_sim_workload(s: &str) -> Result<workloads::WorkloadKind, String> {
+    match s.parse()? {
+        workloads::WorkloadKind::Set => {
+            Err("the simulator runs the register and kv workloads".into())
+        }
+        k => Ok(k),
+    }
+}
+
+fn parse_seed_range(s: &str) -> Result<(u64, u64), String> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| format!("expected A..B, found {s:?}"))?;
+    let a: u64 = a.trim().parse().map_err(|e| format!("{a:?}: {e}"))?;
+    let b: u64 = b.trim().parse().map_err(|e| format!("{b:?}: {e}"))?;
+    if b <= a {
+        return Err(format!("the range {a}..{b} is empty"));
+    }
+    Ok((a, b))
 }

@@ -4,6 +4,7 @@ mod check;
 mod cluster;
 mod gen_history;
 mod node;
+mod sim;
 mod test;
 
 use crate::cli::{Cli, Command};
@@ -20,6 +21,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             target_kv::server::init_logging("warn");
             cluster::run(&args)
         }
+        Command::Sim(args) => sim::run(&args),
         Command::Test(args) => {
             target_kv::server::init_logging("warn");
             test::run(&args)

@@ -14,4 +14,5 @@ pub mod progress;
 pub mod recorder;
 pub mod report;
 pub mod run;
+pub mod sim;
 pub mod summary;

@@ -19,7 +19,7 @@ pub mod snapshot;
 pub mod wal;
 
 pub use snapshot::{read_snapshot, write_snapshot, SnapshotError};
-pub use wal::{FsyncPolicy, Wal, WalError, RECORD_BYTES_MAX};
+pub use wal::{encode_frames, recover_bytes, FsyncPolicy, Wal, WalError, RECORD_BYTES_MAX};
 
 use std::ffi::OsString;
 use std::fs::File;

@@ -16,8 +16,9 @@ pub enum PlantedBug {
     /// A new leader (Multi) or a proposer (Basic) goes straight to phase 2
     /// with its own value, without learning what a majority accepted.
     SkipPhase1,
-    /// The leader trusts its lease for the whole `lease_ms` of its own
-    /// clock, with no margin for clocks that run at different rates.
+    /// The leader's lease has no safety margin: it runs for the whole
+    /// `lease_ms` from when the acks arrived, instead of from when the
+    /// heartbeat left and shortened for clocks that drift.
     LeaseWithoutMargin,
 }
 

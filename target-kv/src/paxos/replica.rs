@@ -15,11 +15,18 @@
 //! the next free slot itself; on a conflict it retries with a higher
 //! ballot after a random backoff.
 
+mod basic;
+mod catch_up;
+mod clients;
+mod election;
+mod proposing;
+mod reads;
+
 use super::acceptor::Acceptor;
 use super::planted::PlantedBug;
 use super::types::{
-    Ballot, Batch, Config, ErrorCode, Input, Mode, Msg, NodeId, Output, ReadMode, Record, Reply,
-    RequestId, Slot, Snapshot, Timer,
+    Ballot, Batch, Config, Input, Mode, Msg, NodeId, Output, ReadMode, Record, RequestId, Slot,
+    Snapshot, Timer,
 };
 use crate::kv::{Command, KvStore};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -165,6 +172,13 @@ pub struct Replica {
     waiter_ages: VecDeque<(u64, (u64, u64))>,
     /// Requests forwarded to the leader, with when they were sent.
     forwarded: BTreeMap<RequestId, u64>,
+    /// Forwards taken as leader, by (origin, request), with when, oldest
+    /// first: a duplicated `Forward` must not queue its command twice (a
+    /// command without a session would be applied twice). Bounded by count
+    /// and by the request ttl, after which the origin has given up anyway.
+    forwards_seen: VecDeque<(u64, (NodeId, RequestId))>,
+    /// The same forwards, for lookup.
+    forwards_known: BTreeSet<(NodeId, RequestId)>,
     reads: BTreeMap<u64, QuorumRead>,
     next_probe: u64,
 }
@@ -247,6 +261,8 @@ impl Replica {
             waiters: BTreeMap::new(),
             waiter_ages: VecDeque::new(),
             forwarded: BTreeMap::new(),
+            forwards_seen: VecDeque::new(),
+            forwards_known: BTreeSet::new(),
             reads: BTreeMap::new(),
             next_probe: (incarnation + 1) << ID_COUNTER_BITS,
         };
@@ -388,7 +404,11 @@ impl Replica {
         if self.queue.len() > self.cfg.queue_max {
             return fail(format!("queue of {}", self.queue.len()));
         }
-        if self.forwarded.len() > self.cfg.queue_max || self.reads.len() > self.cfg.queue_max {
+        if self.forwarded.len() > self.cfg.queue_max
+            || self.reads.len() > self.cfg.queue_max
+            || self.forwards_seen.len() > self.cfg.queue_max
+            || self.forwards_known.len() != self.forwards_seen.len()
+        {
             return fail("unbounded forwarded or read tables".into());
         }
         if self.waiters.len()
@@ -450,6 +470,9 @@ impl Replica {
             *t = (*t).min(now_ms.saturating_add(self.cfg.lease_ms));
         }
         for (since, _) in self.waiter_ages.iter_mut() {
+            *since = (*since).min(now_ms);
+        }
+        for (since, _) in self.forwards_seen.iter_mut() {
             *since = (*since).min(now_ms);
         }
         for since in self.forwarded.values_mut() {
@@ -538,7 +561,16 @@ impl Replica {
                 // knew, and promised each other at once: a new leader took
                 // writes while the old one still answered lease reads.)
                 if self.granted_lease_live(self.cfg.id) {
-                    self.set_election_timer(out);
+                    // Campaign as soon as the lease we granted ends (with
+                    // a little jitter, so that its grantors do not duel):
+                    // the cluster is unavailable for as short as it may be.
+                    let end = self.granted_lease_end(self.cfg.id).unwrap_or(self.now_ms);
+                    let wait = end.saturating_sub(self.now_ms);
+                    out.push(Output::SetTimer {
+                        timer: Timer::Election,
+                        min_ms: wait,
+                        max_ms: wait + self.cfg.heartbeat_ms,
+                    });
                     return;
                 }
                 if quiet || self.role == Role::Candidate {
@@ -579,698 +611,12 @@ impl Replica {
         }
     }
 
-    // ---- Multi-Paxos: elections ----
-
-    fn start_election(&mut self, out: &mut Vec<Output>) {
-        let round = self.ballot.round.max(self.acceptor.promised().round) + 1;
-        self.ballot = Ballot {
-            round,
-            node: self.cfg.id,
-        };
-        self.role = Role::Candidate;
-        self.leader = None;
-        self.promises.clear();
-        self.election_from = self.first_unchosen;
-        let from = self.election_from;
-        // Promise ourselves first: the round is durable before it is used.
-        match self.acceptor.prepare(self.ballot, from) {
-            Ok((accepted, record)) => {
-                out.extend(record.map(Output::Persist));
-                self.promises
-                    .insert(self.cfg.id, (accepted, self.first_unchosen));
-            }
-            Err(_) => unreachable!("our new round is above our own promise"),
-        }
-        self.broadcast(
-            &Msg::Prepare {
-                ballot: self.ballot,
-                from,
-                single: false,
-            },
-            out,
-        );
-        self.maybe_win(out);
-    }
-
-    fn maybe_win(&mut self, out: &mut Vec<Output>) {
-        // The planted bug takes its own promise for a majority's.
-        let enough = self.promises.len() >= self.cfg.quorum()
-            || (self.bug == Some(PlantedBug::SkipPhase1) && !self.promises.is_empty());
-        if self.role != Role::Candidate || !enough {
-            return;
-        }
-        self.role = Role::Leader;
-        self.leader = Some(self.cfg.id);
-        // For each slot: the value accepted at the highest ballot, or a no-op.
-        let mut values: BTreeMap<Slot, (Ballot, Batch)> = BTreeMap::new();
-        for (slot, ballot, batch) in self.promises.values().flat_map(|(a, _)| a) {
-            if values.get(slot).is_none_or(|(b, _)| ballot > b) {
-                values.insert(*slot, (*ballot, batch.clone()));
-            }
-        }
-        // Slots a promiser knows chosen are not ours to propose: their
-        // accepted values may be compacted away, and a no-op there would
-        // overwrite a chosen value. Learn them from that promiser instead.
-        let (ahead, chosen_upto) = self
-            .promises
-            .iter()
-            .map(|(n, (_, c))| (*n, *c))
-            .max_by_key(|(_, c)| *c)
-            .expect("a quorum of promises");
-        self.promises.clear();
-        // Learn them as a follower would, in batches, until caught up: the
-        // leader cannot apply (answer clients, serve lease reads) anything
-        // past the first slot it is missing.
-        self.note_ahead(ahead, chosen_upto);
-        if chosen_upto > self.first_unchosen {
-            self.catch_up(ahead, true, out);
-        }
-        let start = self.first_unchosen.max(chosen_upto);
-        let end = values
-            .keys()
-            .next_back()
-            .map_or(self.election_from, |s| s + 1)
-            .max(start);
-        self.next_slot = end;
-        self.ready_at = end;
-        self.inflight.clear();
-        for slot in start..end {
-            let batch = match self.chosen.get(&slot) {
-                Some(b) => b.clone(),
-                None => values.remove(&slot).map(|(_, b)| b).unwrap_or_default(),
-            };
-            self.send_accept(slot, batch, out);
-        }
-        // A leader with nothing to re-propose still commits a no-op, so
-        // that lease reads wait until everything before it is applied.
-        if self.ready_at == self.first_unchosen && self.cfg.reads == ReadMode::Lease {
-            self.ready_at = self.next_slot + 1;
-            let slot = self.next_slot;
-            self.next_slot += 1;
-            self.send_accept(slot, Batch::default(), out);
-        }
-        self.heartbeat(out);
-        self.set_heartbeat_timer(out);
-        self.propose(out);
-    }
-
-    fn step_down(&mut self, higher: Ballot, out: &mut Vec<Output>) {
-        let was_leading = self.role != Role::Follower;
-        self.ballot.round = self.ballot.round.max(higher.round);
-        self.role = Role::Follower;
-        self.leader = (higher.node != self.cfg.id && higher.node != 0).then_some(higher.node);
-        self.promises.clear();
-        // Proposed but not chosen: may still be chosen by the next leader.
-        for (_, f) in std::mem::take(&mut self.inflight) {
-            for cmd in &f.batch.0 {
-                self.answer(cmd, ErrorCode::LeaderChanged.reply(), out);
-            }
-        }
-        // Never proposed: definitely not done.
-        for (waiter, cmd) in std::mem::take(&mut self.queue) {
-            self.forget(waiter, &cmd);
-            self.send_reply(waiter, ErrorCode::NoLeader.reply(), out);
-        }
-        self.lease_until_ms = 0;
-        self.ready_at = u64::MAX;
-        if was_leading {
-            self.set_election_timer(out);
-        }
-    }
-
-    fn heartbeat(&mut self, out: &mut Vec<Output>) {
-        let sent_ms = self.now_ms;
-        self.heartbeat_acks
-            .insert(sent_ms, BTreeSet::from([self.cfg.id]));
-        // Keep only recent rounds of acks: bounded.
-        while self.heartbeat_acks.len() > 16 {
-            self.heartbeat_acks.pop_first();
-        }
-        self.broadcast(
-            &Msg::Heartbeat {
-                ballot: self.ballot,
-                first_unchosen: self.first_unchosen,
-                sent_ms,
-            },
-            out,
-        );
-        // Retransmit what is still unanswered: the network may drop it.
-        let pending: Vec<(Slot, Batch)> = self
-            .inflight
-            .iter()
-            .map(|(s, f)| (*s, f.batch.clone()))
-            .collect();
-        for (slot, batch) in pending {
-            self.broadcast(
-                &Msg::Accept {
-                    ballot: self.ballot,
-                    slot,
-                    batch,
-                },
-                out,
-            );
-        }
-    }
-
-    // ---- proposing ----
-
-    fn send_accept(&mut self, slot: Slot, batch: Batch, out: &mut Vec<Output>) {
-        let ballot = self.ballot;
-        match self.acceptor.accept(ballot, slot, &batch) {
-            Ok(record) => out.push(Output::Persist(record)),
-            Err(higher) => return self.step_down(higher, out),
-        }
-        self.inflight.insert(
-            slot,
-            InFlight {
-                batch: batch.clone(),
-                acks: BTreeSet::from([self.cfg.id]),
-            },
-        );
-        self.broadcast(
-            &Msg::Accept {
-                ballot,
-                slot,
-                batch,
-            },
-            out,
-        );
-        self.check_chosen(slot, out);
-    }
-
-    /// Proposes queued commands: as leader (Multi) or by starting a Basic
-    /// Paxos proposal.
-    fn propose(&mut self, out: &mut Vec<Output>) {
-        match self.cfg.mode {
-            Mode::Multi => {
-                while self.role == Role::Leader
-                    && !self.queue.is_empty()
-                    && self.inflight.len() < self.cfg.inflight_max
-                {
-                    let take = self.queue.len().min(self.cfg.batch_max);
-                    let batch = Batch(self.queue.drain(..take).map(|(_, c)| c).collect());
-                    let slot = self.next_slot;
-                    self.next_slot += 1;
-                    self.send_accept(slot, batch, out);
-                }
-            }
-            Mode::Basic => {
-                if self.proposal.is_none() && !self.queue.is_empty() {
-                    self.start_proposal(None, out);
-                }
-            }
-        }
-    }
-
-    fn check_chosen(&mut self, slot: Slot, out: &mut Vec<Output>) {
-        let Some(f) = self.inflight.get(&slot) else {
-            return;
-        };
-        if f.acks.len() < self.cfg.quorum() {
-            return;
-        }
-        let batch = f.batch.clone();
-        self.inflight.remove(&slot);
-        self.broadcast(
-            &Msg::Chosen {
-                slot,
-                batch: batch.clone(),
-            },
-            out,
-        );
-        self.learn(slot, batch, out);
-        self.propose(out);
-    }
-
-    // ---- Basic Paxos ----
-
-    /// Runs phase 1 for the first unchosen slot: a fresh proposal with
-    /// commands from the queue, or `restart`, an earlier proposal for that
-    /// same slot, again with a higher ballot and the same commands.
-    fn start_proposal(&mut self, restart: Option<Proposal>, out: &mut Vec<Output>) {
-        let slot = self.first_unchosen;
-        let (ours, ours_sent) = match restart {
-            Some(p) => {
-                // `learn` and `install` end a proposal whose slot passed.
-                debug_assert_eq!(p.slot, slot, "a proposal outlived its slot");
-                (p.ours, p.ours_sent)
-            }
-            None => {
-                let take = self.queue.len().min(self.cfg.batch_max);
-                (self.queue.drain(..take).map(|(_, c)| c).collect(), false)
-            }
-        };
-        let round = self.ballot.round.max(self.acceptor.promise_for(slot).round) + 1;
-        self.ballot = Ballot {
-            round,
-            node: self.cfg.id,
-        };
-        let mut p = Proposal {
-            slot,
-            ballot: self.ballot,
-            ours,
-            promises: BTreeSet::new(),
-            highest: None,
-            value: None,
-            acks: BTreeSet::new(),
-            ours_sent,
-        };
-        match self.acceptor.prepare_slot(self.ballot, slot) {
-            Ok((accepted, record)) => {
-                out.extend(record.map(Output::Persist));
-                p.promises.insert(self.cfg.id);
-                p.highest = accepted.into_iter().map(|(_, b, v)| (b, v)).next();
-            }
-            Err(_) => unreachable!("our new round is above our own promise"),
-        }
-        if self.bug == Some(PlantedBug::SkipPhase1) {
-            // Straight to phase 2 with our own value.
-            p.promises = self.cfg.members.iter().copied().collect();
-            p.highest = None;
-        }
-        self.proposal = Some(p);
-        self.broadcast(
-            &Msg::Prepare {
-                ballot: self.ballot,
-                from: slot,
-                single: true,
-            },
-            out,
-        );
-        // Stalled proposals (lost messages) restart when this fires.
-        self.set_backoff_timer(out);
-        self.basic_progress(out);
-    }
-
-    fn on_basic_promise(
-        &mut self,
-        from: NodeId,
-        ballot: Ballot,
-        slot: Slot,
-        accepted: Vec<(Slot, Ballot, Batch)>,
-        out: &mut Vec<Output>,
-    ) {
-        if let Some(p) = self.proposal.as_mut() {
-            if p.ballot == ballot && p.slot == slot && p.value.is_none() {
-                p.promises.insert(from);
-                for (s, b, v) in accepted {
-                    debug_assert_eq!(s, slot, "a one-slot promise speaks of its slot");
-                    if s == slot && p.highest.as_ref().is_none_or(|(hb, _)| b > *hb) {
-                        p.highest = Some((b, v));
-                    }
-                }
-            }
-        }
-        self.basic_progress(out);
-    }
-
-    fn basic_progress(&mut self, out: &mut Vec<Output>) {
-        let quorum = self.cfg.quorum();
-        let Some(p) = self.proposal.as_mut() else {
-            return;
-        };
-        if p.value.is_none() && p.promises.len() >= quorum {
-            let value = match p.highest.take() {
-                Some((_, v)) => v,
-                None => Batch(p.ours.clone()),
-            };
-            p.value = Some(value.clone());
-            let (ballot, slot) = (p.ballot, p.slot);
-            match self.acceptor.accept(ballot, slot, &value) {
-                Ok(record) => out.push(Output::Persist(record)),
-                // A higher ballot got here first: the backoff timer
-                // restarts this proposal higher up.
-                Err(_) => return self.stall_proposal(out),
-            }
-            if let Some(p) = self.proposal.as_mut() {
-                p.acks.insert(self.cfg.id);
-                p.ours_sent |= value.0 == p.ours;
-            }
-            self.broadcast(
-                &Msg::Accept {
-                    ballot,
-                    slot,
-                    batch: value,
-                },
-                out,
-            );
-        }
-        let Some(p) = self.proposal.as_ref() else {
-            return;
-        };
-        if let (Some(value), true) = (&p.value, p.acks.len() >= quorum) {
-            let (slot, value) = (p.slot, value.clone());
-            self.broadcast(
-                &Msg::Chosen {
-                    slot,
-                    batch: value.clone(),
-                },
-                out,
-            );
-            // Ends the proposal (and re-queues our commands if the value
-            // chosen was another's).
-            self.learn(slot, value, out);
-            self.propose(out);
-        }
-    }
-
-    /// A proposal met a higher ballot. It keeps its slot and its commands
-    /// (they may be accepted there already) and starts over, higher up,
-    /// after a random delay, so that dueling proposers stop dueling.
-    fn stall_proposal(&mut self, out: &mut Vec<Output>) {
-        self.set_backoff_timer(out);
-    }
-
-    /// Puts commands back at the head of the queue, to be proposed again:
-    /// only for commands known not to be chosen anywhere.
-    fn requeue(&mut self, commands: Vec<Command>) {
-        for cmd in commands.into_iter().rev() {
-            let waiter = self
-                .waiters
-                .get(&(cmd.client, cmd.seq))
-                .and_then(|(_, w)| w.first().copied())
-                .unwrap_or(Waiter::Local(u64::MAX));
-            self.queue.push_front((waiter, cmd));
-        }
-    }
-
-    // ---- learning and applying ----
-
-    fn learn(&mut self, slot: Slot, batch: Batch, out: &mut Vec<Output>) {
-        if slot < self.first_unchosen {
-            return;
-        }
-        if let Some(known) = self.chosen.get(&slot) {
-            // With a planted bug two values can be chosen; keep the
-            // first so the checkers see replicas disagree.
-            if self.bug.is_none() {
-                assert_eq!(known, &batch, "a chosen value never changes (slot {slot})");
-            }
-            return;
-        }
-        out.push(Output::Persist(Record::Chosen {
-            slot,
-            batch: batch.clone(),
-        }));
-        if self.proposal.as_ref().is_some_and(|p| p.slot == slot) {
-            let p = self.proposal.take().expect("checked above");
-            // Our commands were proposed in this slot only: if another
-            // value took it, they are certainly not chosen and go back to
-            // the queue. (Comparing whole batches is enough: a proposer
-            // that adopts our value adopts all of it.)
-            if batch.0 != p.ours {
-                self.requeue(p.ours);
-            }
-        }
-        if let Some(f) = self.inflight.remove(&slot) {
-            if f.batch != batch {
-                // A higher ballot chose this slot: we were deposed. Our
-                // commands lost this slot, the only one they were in; say
-                // so honestly (we cannot rule out a retry elsewhere).
-                for cmd in &f.batch.0 {
-                    self.answer(cmd, ErrorCode::LeaderChanged.reply(), out);
-                }
-                if self.role == Role::Leader {
-                    let ballot = self.ballot;
-                    self.step_down(ballot, out);
-                }
-            }
-        }
-        self.chosen.insert(slot, batch);
-        self.advance(out);
-    }
-
-    /// Moves `first_unchosen` over contiguous chosen slots and applies them.
-    fn advance(&mut self, out: &mut Vec<Output>) {
-        while let Some(batch) = self.chosen.get(&self.first_unchosen).cloned() {
-            for cmd in &batch.0 {
-                let result = self.kv.apply(cmd);
-                self.answer(cmd, Reply::Ok(result), out);
-            }
-            self.first_unchosen += 1;
-            self.applied = self.first_unchosen;
-        }
-        let every = self.cfg.snapshot_every;
-        if every > 0 && self.applied - self.log_start >= every {
-            self.compact(out);
-        }
-        self.finish_reads(out);
-    }
-
-    /// Folds every applied slot into a snapshot and forgets them.
-    fn compact(&mut self, out: &mut Vec<Output>) {
-        let upto = self.applied;
-        self.chosen = self.chosen.split_off(&upto);
-        self.acceptor.compact(upto);
-        self.log_start = upto;
-        out.push(Output::Snapshot(Snapshot {
-            upto,
-            store: self.kv.clone(),
-        }));
-    }
-
-    /// Takes a peer's snapshot when it is ahead of this replica.
-    fn install(&mut self, snapshot: Snapshot, out: &mut Vec<Output>) {
-        if snapshot.upto <= self.first_unchosen {
-            return;
-        }
-        self.kv = snapshot.store;
-        self.first_unchosen = snapshot.upto;
-        self.applied = snapshot.upto;
-        self.log_start = snapshot.upto;
-        self.chosen = self.chosen.split_off(&snapshot.upto);
-        self.acceptor.compact(snapshot.upto);
-        out.push(Output::Snapshot(Snapshot {
-            upto: self.applied,
-            store: self.kv.clone(),
-        }));
-        if self
-            .proposal
-            .as_ref()
-            .is_some_and(|p| p.slot < self.first_unchosen)
-        {
-            // The snapshot covers our slot without saying what was chosen
-            // there. If our commands were ever sent for it they may be in
-            // it: neither re-propose them (twice applied) nor call them
-            // failed. If not, they are certainly not chosen: queue them.
-            let p = self.proposal.take().expect("checked above");
-            if p.ours_sent {
-                for cmd in &p.ours {
-                    self.answer(cmd, ErrorCode::LeaderChanged.reply(), out);
-                }
-            } else {
-                self.requeue(p.ours);
-            }
-        }
-        self.next_slot = self.next_slot.max(self.first_unchosen);
-        self.advance(out);
-    }
-
-    fn answer(&mut self, cmd: &Command, reply: Reply, out: &mut Vec<Output>) {
-        if let Some((_, waiters)) = self.waiters.remove(&(cmd.client, cmd.seq)) {
-            for w in waiters {
-                self.send_reply(w, reply.clone(), out);
-            }
-        }
-    }
-
-    fn forget(&mut self, waiter: Waiter, cmd: &Command) {
-        if let Some((_, ws)) = self.waiters.get_mut(&(cmd.client, cmd.seq)) {
-            ws.retain(|w| *w != waiter);
-            if ws.is_empty() {
-                self.waiters.remove(&(cmd.client, cmd.seq));
-            }
-        }
-    }
-
-    fn send_reply(&mut self, waiter: Waiter, reply: Reply, out: &mut Vec<Output>) {
-        match waiter {
-            Waiter::Local(request) if request != u64::MAX => {
-                out.push(Output::Reply { request, reply })
-            }
-            Waiter::Local(_) => {}
-            Waiter::Remote(to, request) => out.push(Output::Send {
-                to,
-                msg: Msg::ForwardReply { request, reply },
-            }),
-        }
-    }
-
-    // ---- client requests ----
-
-    fn on_request(&mut self, request: RequestId, command: Command, out: &mut Vec<Output>) {
-        if command.op.is_read() {
-            match self.cfg.reads {
-                ReadMode::Local => {
-                    let result = self.kv.read(&command.op).expect("reads have local answers");
-                    return out.push(Output::Reply {
-                        request,
-                        reply: Reply::Ok(result),
-                    });
-                }
-                ReadMode::Lease if self.lease_valid() => {
-                    let result = self.kv.read(&command.op).expect("reads have local answers");
-                    return out.push(Output::Reply {
-                        request,
-                        reply: Reply::Ok(result),
-                    });
-                }
-                ReadMode::Quorum => return self.start_quorum_read(request, command, out),
-                ReadMode::Log | ReadMode::Lease => {}
-            }
-        }
-        self.enqueue(Waiter::Local(request), command, out);
-    }
-
-    fn enqueue(&mut self, waiter: Waiter, command: Command, out: &mut Vec<Output>) {
-        if self.cfg.mode == Mode::Multi && self.role != Role::Leader {
-            return match (self.leader, waiter) {
-                (Some(leader), Waiter::Local(request)) => {
-                    if self.forwarded.len() >= self.cfg.queue_max {
-                        // Bounded: the oldest forwarded request gives up.
-                        if let Some((old, _)) = self.forwarded.pop_first() {
-                            out.push(Output::Reply {
-                                request: old,
-                                reply: ErrorCode::Expired.reply(),
-                            });
-                        }
-                    }
-                    self.forwarded.insert(request, self.now_ms);
-                    out.push(Output::Send {
-                        to: leader,
-                        msg: Msg::Forward { request, command },
-                    });
-                }
-                _ => self.send_reply(waiter, ErrorCode::NoLeader.reply(), out),
-            };
-        }
-        if self.queue.len() >= self.cfg.queue_max {
-            return self.send_reply(waiter, ErrorCode::Busy.reply(), out);
-        }
-        let key = (command.client, command.seq);
-        let now_ms = self.now_ms;
-        let (_, ws) = self.waiters.entry(key).or_insert_with(|| {
-            self.waiter_ages.push_back((now_ms, key));
-            (now_ms, Vec::new())
-        });
-        ws.push(waiter);
-        self.queue.push_back((waiter, command));
-    }
-
-    /// Tells every caller that waited longer than the request ttl that the
-    /// outcome is unknown, and forgets it: a reply lost on the way (a
-    /// forward's answer, a probe's) must not keep an entry forever.
-    fn expire(&mut self, out: &mut Vec<Output>) {
-        let ttl = self.cfg.request_ttl_ms;
-        let now = self.now_ms;
-        while let Some(&(since, key)) = self.waiter_ages.front() {
-            let live = self.waiters.get(&key).is_some_and(|(s, _)| *s == since);
-            if live && now < since.saturating_add(ttl) {
-                break;
-            }
-            self.waiter_ages.pop_front();
-            if live {
-                let (_, ws) = self.waiters.remove(&key).expect("live");
-                for w in ws {
-                    self.send_reply(w, ErrorCode::Expired.reply(), out);
-                }
-            }
-        }
-        // Entries of answered commands behind a live one: drop them now
-        // and then, so the list stays within twice the live entries.
-        if self.waiter_ages.len() > 2 * self.waiters.len() + 64 {
-            let waiters = &self.waiters;
-            self.waiter_ages
-                .retain(|(since, key)| waiters.get(key).is_some_and(|(s, _)| s == since));
-        }
-        while let Some((&request, &since)) = self.forwarded.first_key_value() {
-            if now < since.saturating_add(ttl) {
-                break;
-            }
-            self.forwarded.remove(&request);
-            out.push(Output::Reply {
-                request,
-                reply: ErrorCode::Expired.reply(),
-            });
-        }
-        while let Some((&probe, read)) = self.reads.first_key_value() {
-            if now < read.started_ms.saturating_add(ttl) {
-                break;
-            }
-            let read = self.reads.remove(&probe).expect("listed");
-            out.push(Output::Reply {
-                request: read.request,
-                reply: ErrorCode::Expired.reply(),
-            });
-        }
-    }
-
-    fn lease_valid(&self) -> bool {
-        self.role == Role::Leader
-            && self.now_ms < self.lease_until_ms
-            && self.applied >= self.ready_at
-    }
-
-    fn start_quorum_read(&mut self, request: RequestId, command: Command, out: &mut Vec<Output>) {
-        let probe = self.next_probe;
-        self.next_probe += 1;
-        // Bounded: the oldest pending read gives up.
-        if self.reads.len() >= self.cfg.queue_max {
-            if let Some((_, old)) = self.reads.pop_first() {
-                out.push(Output::Reply {
-                    request: old.request,
-                    reply: ErrorCode::Expired.reply(),
-                });
-            }
-        }
-        self.reads.insert(
-            probe,
-            QuorumRead {
-                request,
-                command,
-                replies: BTreeSet::from([self.cfg.id]),
-                wait_for: self.acceptor.accepted_end(),
-                started_ms: self.now_ms,
-            },
-        );
-        self.broadcast(&Msg::ReadProbe { probe }, out);
-        self.finish_reads(out);
-    }
-
-    fn finish_reads(&mut self, out: &mut Vec<Output>) {
-        let quorum = self.cfg.quorum();
-        let applied = self.applied;
-        let ready: Vec<u64> = self
-            .reads
-            .iter()
-            .filter(|(_, r)| r.replies.len() >= quorum && applied >= r.wait_for)
-            .map(|(p, _)| *p)
-            .collect();
-        for probe in ready {
-            let r = self.reads.remove(&probe).expect("listed above");
-            let result = self
-                .kv
-                .read(&r.command.op)
-                .expect("reads have local answers");
-            out.push(Output::Reply {
-                request: r.request,
-                reply: Reply::Ok(result),
-            });
-        }
-        // A read may wait for slots nobody is proposing: as leader, fill
-        // the gap with a no-op so it gets chosen.
-        if self.role == Role::Leader {
-            let need = self.reads.values().map(|r| r.wait_for).max().unwrap_or(0);
-            if need > self.next_slot && self.inflight.is_empty() {
-                let slot = self.next_slot;
-                self.next_slot += 1;
-                self.send_accept(slot, Batch::default(), out);
-            }
-        }
-    }
-
     // ---- messages ----
 
+    /// Hands each message to its handler: elections and heartbeats in
+    /// `election`, phase 2 in `proposing` (and `basic`), chosen values and
+    /// snapshots in `catch_up`, forwarded requests in `clients`, read
+    /// probes in `reads`.
     fn on_message(&mut self, from: NodeId, msg: Msg, out: &mut Vec<Output>) {
         match msg {
             Msg::Prepare {
@@ -1283,356 +629,30 @@ impl Replica {
                 from: slot,
                 accepted,
                 chosen_upto,
-            } => {
-                if self.cfg.mode == Mode::Basic {
-                    if chosen_upto > self.first_unchosen {
-                        self.catch_up(from, true, out);
-                    }
-                    return self.on_basic_promise(from, ballot, slot, accepted, out);
-                }
-                if self.role == Role::Candidate
-                    && ballot == self.ballot
-                    && slot == self.election_from
-                {
-                    self.promises.insert(from, (accepted, chosen_upto));
-                    self.maybe_win(out);
-                }
-            }
-            Msg::Nack { ballot, promised } => {
-                if self.cfg.mode == Mode::Basic {
-                    self.ballot.round = self.ballot.round.max(promised.round);
-                    if self.proposal.as_ref().is_some_and(|p| p.ballot == ballot) {
-                        self.stall_proposal(out);
-                    }
-                } else if ballot == self.ballot && promised > self.ballot {
-                    self.step_down(promised, out);
-                }
-            }
+            } => self.on_promise(from, ballot, slot, accepted, chosen_upto, out),
+            Msg::Nack { ballot, promised } => self.on_nack(ballot, promised, out),
             Msg::Accept {
                 ballot,
                 slot,
                 batch,
             } => self.on_accept(from, ballot, slot, batch, out),
-            Msg::Accepted { ballot, slot } => {
-                if self.cfg.mode == Mode::Basic {
-                    if let Some(p) = self.proposal.as_mut() {
-                        if p.ballot == ballot && p.slot == slot && p.value.is_some() {
-                            p.acks.insert(from);
-                        }
-                    }
-                    return self.basic_progress(out);
-                }
-                if self.role == Role::Leader && ballot == self.ballot {
-                    if let Some(f) = self.inflight.get_mut(&slot) {
-                        f.acks.insert(from);
-                    }
-                    self.check_chosen(slot, out);
-                }
-            }
-            Msg::Chosen { slot, batch } => {
-                self.learn(slot, batch, out);
-                // Missing slots below one we know chosen (a gap, or the
-                // end of a catch-up batch short of the target): ask the
-                // sender for the next batch, unless a request is pending.
-                if self.first_unchosen < self.known_chosen_end() {
-                    self.catch_up(from, false, out);
-                }
-                self.propose(out);
-            }
+            Msg::Accepted { ballot, slot } => self.on_accepted(from, ballot, slot, out),
+            Msg::Chosen { slot, batch } => self.on_chosen(from, slot, batch, out),
             Msg::Heartbeat {
                 ballot,
                 first_unchosen,
                 sent_ms,
-            } => {
-                if ballot < self.acceptor.promised() {
-                    return out.push(Output::Send {
-                        to: from,
-                        msg: Msg::Nack {
-                            ballot,
-                            promised: self.acceptor.promised(),
-                        },
-                    });
-                }
-                self.follow(from, ballot, out);
-                self.note_ahead(from, first_unchosen);
-                if first_unchosen > self.first_unchosen {
-                    // Every heartbeat: requests and answers may be lost.
-                    self.catch_up(from, true, out);
-                }
-                out.push(Output::Send {
-                    to: from,
-                    msg: Msg::HeartbeatAck { ballot, sent_ms },
-                });
-            }
-            Msg::HeartbeatAck { ballot, sent_ms } => {
-                if self.role == Role::Leader && ballot == self.ballot {
-                    if let Some(acks) = self.heartbeat_acks.get_mut(&sent_ms) {
-                        acks.insert(from);
-                        if acks.len() >= self.cfg.quorum() {
-                            // Followers will not elect anyone else until
-                            // lease_ms after they acked, on their clocks.
-                            // (`sent_ms` is no later than now: acks to
-                            // heartbeats sent before the clock went back
-                            // were dropped.)
-                            debug_assert!(sent_ms <= self.now_ms, "acks from the clock's future");
-                            // The margin (planted away by a bug) covers
-                            // clocks that run at different rates.
-                            let trusted_ms = if self.bug == Some(PlantedBug::LeaseWithoutMargin) {
-                                self.cfg.lease_ms
-                            } else {
-                                self.cfg.lease_trusted_ms()
-                            };
-                            self.lease_until_ms =
-                                self.lease_until_ms.max(sent_ms.saturating_add(trusted_ms));
-                        }
-                    }
-                }
-            }
-            Msg::CatchUp { from: start } => {
-                if start < self.log_start {
-                    // Those slots are compacted: send the whole state.
-                    return out.push(Output::Send {
-                        to: from,
-                        msg: Msg::InstallSnapshot {
-                            snapshot: Snapshot {
-                                upto: self.applied,
-                                store: self.kv.clone(),
-                            },
-                        },
-                    });
-                }
-                // Every value known chosen in the batch's range, also past
-                // a gap of our own: a requester ahead of us may miss those.
-                let end = start.saturating_add(CATCH_UP_MAX);
-                for (slot, batch) in self.chosen.range(start..end) {
-                    out.push(Output::Send {
-                        to: from,
-                        msg: Msg::Chosen {
-                            slot: *slot,
-                            batch: batch.clone(),
-                        },
-                    });
-                }
-            }
-            Msg::Forward { request, command } => {
-                if self.role == Role::Leader {
-                    self.enqueue(Waiter::Remote(from, request), command, out);
-                    self.propose(out);
-                } else {
-                    out.push(Output::Send {
-                        to: from,
-                        msg: Msg::ForwardReply {
-                            request,
-                            reply: ErrorCode::NoLeader.reply(),
-                        },
-                    });
-                }
-            }
-            Msg::ForwardReply { request, reply } => {
-                if self.forwarded.remove(&request).is_some() {
-                    out.push(Output::Reply { request, reply });
-                }
-            }
-            Msg::InstallSnapshot { snapshot } => {
-                self.install(snapshot, out);
-                self.propose(out);
-            }
-            Msg::ReadProbe { probe } => out.push(Output::Send {
-                to: from,
-                msg: Msg::ReadProbeReply {
-                    probe,
-                    accepted_end: self.acceptor.accepted_end().max(self.first_unchosen),
-                },
-            }),
+            } => self.on_heartbeat(from, ballot, first_unchosen, sent_ms, out),
+            Msg::HeartbeatAck { ballot, sent_ms } => self.on_heartbeat_ack(from, ballot, sent_ms),
+            Msg::CatchUp { from: start } => self.on_catch_up(from, start, out),
+            Msg::Forward { request, command } => self.on_forward(from, request, command, out),
+            Msg::ForwardReply { request, reply } => self.on_forward_reply(request, reply, out),
+            Msg::InstallSnapshot { snapshot } => self.on_install_snapshot(snapshot, out),
+            Msg::ReadProbe { probe } => self.on_read_probe(from, probe, out),
             Msg::ReadProbeReply {
                 probe,
                 accepted_end,
-            } => {
-                if let Some(r) = self.reads.get_mut(&probe) {
-                    r.replies.insert(from);
-                    r.wait_for = r.wait_for.max(accepted_end);
-                }
-                self.finish_reads(out);
-            }
-        }
-    }
-
-    /// The value chosen in `slot`, if known here. (Not the acceptor's:
-    /// an acceptor may hold a value that lost.)
-    fn chosen_value(&self, slot: Slot) -> Option<Batch> {
-        self.chosen.get(&slot).cloned()
-    }
-
-    /// Remembers that `peer` has every slot below `upto` chosen.
-    fn note_ahead(&mut self, peer: NodeId, upto: Slot) {
-        if peer != self.cfg.id && self.ahead.is_none_or(|(_, known)| upto > known) {
-            self.ahead = Some((peer, upto));
-        }
-    }
-
-    /// One past the highest slot this replica knows to be chosen, here or
-    /// at a peer.
-    fn known_chosen_end(&self) -> Slot {
-        let here = self.chosen.keys().next_back().map_or(0, |s| s + 1);
-        let there = self.ahead.map_or(0, |(_, upto)| upto);
-        here.max(there).max(self.first_unchosen)
-    }
-
-    /// Asks `peer` for the chosen values from `first_unchosen` on (one
-    /// batch), unless one was asked for and has not all arrived yet and
-    /// `again` is false. Periodic callers pass `again`: a request or its
-    /// answer may be lost, and nothing else would ask again.
-    fn catch_up(&mut self, peer: NodeId, again: bool, out: &mut Vec<Output>) {
-        if peer == self.cfg.id || (!again && self.first_unchosen < self.catch_up_until) {
-            return;
-        }
-        self.catch_up_until = self.first_unchosen.saturating_add(CATCH_UP_MAX);
-        out.push(Output::Send {
-            to: peer,
-            msg: Msg::CatchUp {
-                from: self.first_unchosen,
-            },
-        });
-    }
-
-    fn follow(&mut self, leader: NodeId, ballot: Ballot, out: &mut Vec<Output>) {
-        if ballot > self.ballot && self.role != Role::Follower {
-            self.step_down(ballot, out);
-        }
-        if ballot.node == leader {
-            self.leader = Some(leader);
-            self.last_leader_contact_ms = Some(self.now_ms);
-            if self.cfg.reads == ReadMode::Lease {
-                self.granted.insert(leader, self.now_ms);
-            }
-        }
-    }
-
-    /// With lease reads: whether this node recently heard from a leader
-    /// other than `candidate`, so the lease it granted that leader (by
-    /// acknowledging its heartbeats) may still be live on this clock.
-    fn granted_lease_live(&self, candidate: NodeId) -> bool {
-        if self.cfg.reads != ReadMode::Lease {
-            return false;
-        }
-        // A restarted node may have granted a lease it no longer remembers.
-        if self.refuse_until_ms.is_some_and(|t| self.now_ms < t) {
-            return true;
-        }
-        self.granted.iter().any(|(leader, t)| {
-            *leader != candidate && self.now_ms < t.saturating_add(self.cfg.lease_ms)
-        })
-    }
-
-    fn on_prepare(
-        &mut self,
-        from: NodeId,
-        ballot: Ballot,
-        slot: Slot,
-        single: bool,
-        out: &mut Vec<Output>,
-    ) {
-        // With leases, a follower that recently heard from a live leader
-        // refuses to help elect another until the lease it granted ends.
-        if !single && self.granted_lease_live(from) {
-            return;
-        }
-        if single && slot < self.first_unchosen {
-            // Already chosen: tell the proposer instead of promising.
-            let msg = match self.chosen_value(slot) {
-                Some(batch) => Msg::Chosen { slot, batch },
-                None => Msg::InstallSnapshot {
-                    snapshot: Snapshot {
-                        upto: self.applied,
-                        store: self.kv.clone(),
-                    },
-                },
-            };
-            return out.push(Output::Send { to: from, msg });
-        }
-        let result = if single {
-            self.acceptor.prepare_slot(ballot, slot)
-        } else {
-            self.acceptor.prepare(ballot, slot)
-        };
-        match result {
-            Ok((mut accepted, record)) => {
-                out.extend(record.map(Output::Persist));
-                if !single && ballot > self.ballot && self.role != Role::Follower {
-                    self.step_down(ballot, out);
-                }
-                if !single {
-                    // Below our chosen prefix the candidate re-proposes
-                    // nothing (it starts at the highest `chosen_upto` it
-                    // hears and learns those slots by catching up), so
-                    // their accepted values need not travel: a promise
-                    // from a replica far ahead stays small.
-                    accepted.retain(|(s, _, _)| *s >= self.first_unchosen);
-                }
-                out.push(Output::Send {
-                    to: from,
-                    msg: Msg::Promise {
-                        ballot,
-                        from: slot,
-                        accepted,
-                        chosen_upto: self.first_unchosen,
-                    },
-                });
-            }
-            Err(promised) => out.push(Output::Send {
-                to: from,
-                msg: Msg::Nack { ballot, promised },
-            }),
-        }
-    }
-
-    fn on_accept(
-        &mut self,
-        from: NodeId,
-        ballot: Ballot,
-        slot: Slot,
-        batch: Batch,
-        out: &mut Vec<Output>,
-    ) {
-        if slot < self.first_unchosen {
-            // Already chosen here. Never answer `Accepted`: this acceptor
-            // may never have accepted this ballot's value, and a deposed
-            // leader would count the ack toward a majority for a value that
-            // conflicts with the chosen one. Tell the proposer what was
-            // chosen instead (and refuse a ballot below the promise).
-            let promised = self.acceptor.promise_for(slot);
-            if ballot < promised {
-                out.push(Output::Send {
-                    to: from,
-                    msg: Msg::Nack { ballot, promised },
-                });
-            }
-            let msg = match self.chosen_value(slot) {
-                Some(batch) => Msg::Chosen { slot, batch },
-                None => Msg::InstallSnapshot {
-                    snapshot: Snapshot {
-                        upto: self.applied,
-                        store: self.kv.clone(),
-                    },
-                },
-            };
-            return out.push(Output::Send { to: from, msg });
-        }
-        match self.acceptor.accept(ballot, slot, &batch) {
-            Ok(record) => {
-                out.push(Output::Persist(record));
-                if self.cfg.mode == Mode::Multi && from != self.cfg.id {
-                    self.follow(from, ballot, out);
-                }
-                out.push(Output::Send {
-                    to: from,
-                    msg: Msg::Accepted { ballot, slot },
-                });
-            }
-            Err(promised) => out.push(Output::Send {
-                to: from,
-                msg: Msg::Nack { ballot, promised },
-            }),
+            } => self.on_read_probe_reply(from, probe, accepted_end, out),
         }
     }
 }

@@ -507,6 +507,55 @@ impl Wal {
     }
 }
 
+/// Appends the frames of `payloads` to `out`, exactly as an append writes
+/// them to the file (for logs kept in memory, as the simulator's disks).
+///
+/// # Panics
+///
+/// If a payload is above [`RECORD_BYTES_MAX`].
+pub fn encode_frames<'a>(payloads: impl IntoIterator<Item = &'a [u8]>, out: &mut Vec<u8>) {
+    for payload in payloads {
+        let len_le = u32::try_from(payload.len())
+            .ok()
+            .filter(|l| *l as usize <= RECORD_BYTES_MAX)
+            .expect("a record within RECORD_BYTES_MAX")
+            .to_le_bytes();
+        out.extend_from_slice(&len_le);
+        out.extend_from_slice(&frame_crc(len_le, payload).to_le_bytes());
+        out.extend_from_slice(payload);
+    }
+}
+
+/// What [`Wal::open`] makes of a log holding `bytes`, by the same rules:
+/// the intact records and the length they end at (a torn tail after it is
+/// to be cut off), or [`WalError::Corrupt`] (named `name`).
+pub fn recover_bytes(name: &Path, bytes: &[u8]) -> Result<(Vec<Vec<u8>>, u64), WalError> {
+    let mut reader = bytes;
+    let scan =
+        scan_frames(&mut reader, bytes.len() as u64, RECORD_BYTES_MAX).map_err(|source| {
+            WalError::Io {
+                path: name.to_path_buf(),
+                source,
+            }
+        })?;
+    match scan {
+        Scan::Intact {
+            records,
+            valid_bytes,
+        }
+        | Scan::TornTail {
+            records,
+            valid_bytes,
+            ..
+        } => Ok((records, valid_bytes)),
+        Scan::Corrupt { offset, what } => Err(WalError::Corrupt {
+            path: name.to_path_buf(),
+            offset,
+            what,
+        }),
+    }
+}
+
 /// Removes a `<path>.tmp` left by a rewrite that crashed before its rename.
 ///
 /// Such a file is never needed: until the rename the log at `path` is the
@@ -811,6 +860,30 @@ mod tests {
         assert_eq!(recovered[..records.len()], records[..]);
         assert_eq!(recovered.last().unwrap(), b"after reopen");
         assert_eq!(wal.len_bytes(), fs::metadata(&path).unwrap().len());
+    }
+
+    #[test]
+    fn wal_frames_in_memory_are_the_files_frames_and_recover_alike() {
+        let (_dir, path) = fresh();
+        let records: [&[u8]; 3] = [b"one", b"", b"three"];
+        write_log(&path, &records);
+        let mut bytes = Vec::new();
+        encode_frames(records, &mut bytes);
+        assert_eq!(fs::read(&path).unwrap(), bytes, "same bytes as the file");
+        let (back, end) = recover_bytes(&path, &bytes).unwrap();
+        assert_eq!(back, records);
+        assert_eq!(end, bytes.len() as u64);
+        // A torn last frame is cut off, as on open.
+        let (back, end) = recover_bytes(&path, &bytes[..bytes.len() - 2]).unwrap();
+        assert_eq!(back, records[..2]);
+        assert!(end < bytes.len() as u64);
+        // Damage with data after it is refused, as on open.
+        let mut bad = bytes.clone();
+        bad[9] ^= 0xff;
+        assert!(matches!(
+            recover_bytes(&path, &bad),
+            Err(WalError::Corrupt { .. })
+        ));
     }
 
     #[test]

@@ -1,0 +1,147 @@
+//! A simulated disk: the WAL's bytes and the snapshot file, in memory,
+//! framed and recovered by the real WAL code. A crash may be armed to hit
+//! during the next write: an append then leaves a random prefix of its
+//! bytes (the last frame possibly torn), a snapshot or log rewrite leaves
+//! the old file (both are atomic renames on a real disk), and the write
+//! fails, so the node's step produces nothing.
+
+use checker::generate::SplitMix;
+use std::path::Path;
+use target_kv::shell::Durable;
+use target_kv::storage::{encode_frames, recover_bytes};
+
+/// One node's disk.
+#[derive(Clone, Debug, Default)]
+pub struct SimDisk {
+    /// The log file's bytes, exactly as the node would write them.
+    wal: Vec<u8>,
+    /// The snapshot file.
+    snapshot: Option<Vec<u8>>,
+    /// A crash armed for the next write, with the randomness it uses.
+    armed: Option<u64>,
+    /// What the last write did, for the trace.
+    pub last_write: Option<String>,
+}
+
+/// What a restarting node reads: its snapshot file and its log's records.
+pub type OnDisk = (Option<Vec<u8>>, Vec<Vec<u8>>);
+
+/// The error a write returns when the armed crash hits it.
+#[derive(Debug)]
+pub struct Crashed(pub String);
+
+impl std::fmt::Display for Crashed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "crashed during a write: {}", self.0)
+    }
+}
+
+impl SimDisk {
+    /// Arms a crash for the next write (`seed` chooses how much of it
+    /// reaches the disk).
+    pub fn arm_crash(&mut self, seed: u64) {
+        self.armed = Some(seed);
+    }
+
+    /// Disarms a crash that did not happen (the node crashed otherwise).
+    pub fn disarm(&mut self) {
+        self.armed = None;
+    }
+
+    /// Whether a crash is armed.
+    pub fn is_armed(&self) -> bool {
+        self.armed.is_some()
+    }
+
+    /// What a restarting node reads: the snapshot, and the log's intact
+    /// records. A torn tail is cut off, as `Wal::open` does; corruption is
+    /// an error (a crash can never cause it).
+    pub fn recover(&mut self) -> Result<OnDisk, String> {
+        let (records, valid) =
+            recover_bytes(Path::new("wal.log"), &self.wal).map_err(|e| e.to_string())?;
+        self.wal.truncate(valid as usize);
+        Ok((self.snapshot.clone(), records))
+    }
+
+    fn crash_hits(&mut self) -> Option<SplitMix> {
+        self.armed.take().map(SplitMix::new)
+    }
+}
+
+impl Durable for SimDisk {
+    type Error = Crashed;
+
+    fn append(&mut self, records: &[Vec<u8>]) -> Result<(), Crashed> {
+        let before = self.wal.len();
+        encode_frames(records.iter().map(|r| r.as_slice()), &mut self.wal);
+        if let Some(mut rng) = self.crash_hits() {
+            // Not synced: any prefix of what was written may survive,
+            // cutting the last frame anywhere.
+            let written = self.wal.len() - before;
+            let kept = rng.below(written as u64 + 1) as usize;
+            self.wal.truncate(before + kept);
+            let what = format!(
+                "append of {} records torn after {kept} of {written} bytes",
+                records.len()
+            );
+            self.last_write = Some(what.clone());
+            return Err(Crashed(what));
+        }
+        self.last_write = Some(format!("append {} records", records.len()));
+        Ok(())
+    }
+
+    fn write_snapshot(&mut self, snapshot: &[u8]) -> Result<(), Crashed> {
+        if self.crash_hits().is_some() {
+            return Err(Crashed("before the snapshot's rename".into()));
+        }
+        self.snapshot = Some(snapshot.to_vec());
+        self.last_write = Some(format!("snapshot of {} bytes", snapshot.len()));
+        Ok(())
+    }
+
+    fn rewrite(&mut self, records: &[Vec<u8>]) -> Result<(), Crashed> {
+        if self.crash_hits().is_some() {
+            return Err(Crashed("before the rewritten log's rename".into()));
+        }
+        self.wal.clear();
+        encode_frames(records.iter().map(|r| r.as_slice()), &mut self.wal);
+        self.last_write = Some(format!("log rewritten with {} records", records.len()));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_append_loses_only_its_own_records() {
+        let mut d = SimDisk::default();
+        d.append(&[b"one".to_vec(), b"two".to_vec()])
+            .expect("no crash");
+        for seed in 0..50 {
+            let mut torn = d.clone();
+            torn.arm_crash(seed);
+            assert!(torn.append(&[b"three".to_vec(), b"four".to_vec()]).is_err());
+            let (_, records) = torn.recover().expect("a torn tail is not corruption");
+            assert!(records.len() >= 2 && records.len() <= 4, "{seed}");
+            assert_eq!(&records[..2], &[b"one".to_vec(), b"two".to_vec()]);
+        }
+    }
+
+    #[test]
+    fn a_crash_before_a_rename_keeps_the_old_file() {
+        let mut d = SimDisk::default();
+        d.append(&[b"a".to_vec()]).expect("ok");
+        d.arm_crash(1);
+        assert!(d.write_snapshot(b"snap").is_err());
+        assert_eq!(d.recover().expect("ok").0, None);
+        d.write_snapshot(b"snap").expect("ok");
+        d.arm_crash(2);
+        assert!(d.rewrite(&[b"b".to_vec()]).is_err());
+        let (snap, records) = d.recover().expect("ok");
+        assert_eq!(snap.as_deref(), Some(&b"snap"[..]));
+        assert_eq!(records, vec![b"a".to_vec()], "the old log");
+    }
+}

@@ -1,0 +1,210 @@
+//! Learning chosen values and catching up: recording a chosen slot and
+//! applying the contiguous prefix, compacting it into a snapshot, asking a
+//! peer that is ahead for the slots this replica misses (and answering
+//! such requests), and installing a peer's snapshot when the slots it
+//! needs were compacted away there.
+
+use super::{Replica, Role, CATCH_UP_MAX};
+use crate::paxos::types::{Batch, ErrorCode, Msg, NodeId, Output, Record, Reply, Slot, Snapshot};
+
+impl Replica {
+    pub(super) fn learn(&mut self, slot: Slot, batch: Batch, out: &mut Vec<Output>) {
+        if slot < self.first_unchosen {
+            return;
+        }
+        if let Some(known) = self.chosen.get(&slot) {
+            // With a planted bug two values can be chosen; keep the
+            // first so the checkers see replicas disagree.
+            if self.bug.is_none() {
+                assert_eq!(known, &batch, "a chosen value never changes (slot {slot})");
+            }
+            return;
+        }
+        out.push(Output::Persist(Record::Chosen {
+            slot,
+            batch: batch.clone(),
+        }));
+        if self.proposal.as_ref().is_some_and(|p| p.slot == slot) {
+            let p = self.proposal.take().expect("checked above");
+            // Our commands were proposed in this slot only: if another
+            // value took it, they are certainly not chosen and go back to
+            // the queue. (Comparing whole batches is enough: a proposer
+            // that adopts our value adopts all of it.)
+            if batch.0 != p.ours {
+                self.requeue(p.ours);
+            }
+        }
+        if let Some(f) = self.inflight.remove(&slot) {
+            if f.batch != batch {
+                // A higher ballot chose this slot: we were deposed. Our
+                // commands lost this slot, the only one they were in; say
+                // so honestly (we cannot rule out a retry elsewhere).
+                for cmd in &f.batch.0 {
+                    self.answer(cmd, ErrorCode::LeaderChanged.reply(), out);
+                }
+                if self.role == Role::Leader {
+                    let ballot = self.ballot;
+                    self.step_down(ballot, out);
+                }
+            }
+        }
+        self.chosen.insert(slot, batch);
+        self.advance(out);
+    }
+
+    /// Moves `first_unchosen` over contiguous chosen slots and applies them.
+    pub(super) fn advance(&mut self, out: &mut Vec<Output>) {
+        while let Some(batch) = self.chosen.get(&self.first_unchosen).cloned() {
+            for cmd in &batch.0 {
+                let result = self.kv.apply(cmd);
+                self.answer(cmd, Reply::Ok(result), out);
+            }
+            self.first_unchosen += 1;
+            self.applied = self.first_unchosen;
+        }
+        let every = self.cfg.snapshot_every;
+        if every > 0 && self.applied - self.log_start >= every {
+            self.compact(out);
+        }
+        self.finish_reads(out);
+    }
+
+    /// Folds every applied slot into a snapshot and forgets them.
+    fn compact(&mut self, out: &mut Vec<Output>) {
+        let upto = self.applied;
+        self.chosen = self.chosen.split_off(&upto);
+        self.acceptor.compact(upto);
+        self.log_start = upto;
+        out.push(Output::Snapshot(Snapshot {
+            upto,
+            store: self.kv.clone(),
+        }));
+    }
+
+    /// The value chosen in `slot`, if known here. (Not the acceptor's:
+    /// an acceptor may hold a value that lost.)
+    pub(super) fn chosen_value(&self, slot: Slot) -> Option<Batch> {
+        self.chosen.get(&slot).cloned()
+    }
+
+    /// Remembers that `peer` has every slot below `upto` chosen.
+    pub(super) fn note_ahead(&mut self, peer: NodeId, upto: Slot) {
+        if peer != self.cfg.id && self.ahead.is_none_or(|(_, known)| upto > known) {
+            self.ahead = Some((peer, upto));
+        }
+    }
+
+    /// One past the highest slot this replica knows to be chosen, here or
+    /// at a peer.
+    fn known_chosen_end(&self) -> Slot {
+        let here = self.chosen.keys().next_back().map_or(0, |s| s + 1);
+        let there = self.ahead.map_or(0, |(_, upto)| upto);
+        here.max(there).max(self.first_unchosen)
+    }
+
+    /// Asks `peer` for the chosen values from `first_unchosen` on (one
+    /// batch), unless one was asked for and has not all arrived yet and
+    /// `again` is false. Periodic callers pass `again`: a request or its
+    /// answer may be lost, and nothing else would ask again.
+    pub(super) fn catch_up(&mut self, peer: NodeId, again: bool, out: &mut Vec<Output>) {
+        if peer == self.cfg.id || (!again && self.first_unchosen < self.catch_up_until) {
+            return;
+        }
+        self.catch_up_until = self.first_unchosen.saturating_add(CATCH_UP_MAX);
+        out.push(Output::Send {
+            to: peer,
+            msg: Msg::CatchUp {
+                from: self.first_unchosen,
+            },
+        });
+    }
+
+    /// A peer asks for the chosen values from `start` on (one batch).
+    pub(super) fn on_catch_up(&mut self, from: NodeId, start: Slot, out: &mut Vec<Output>) {
+        if start < self.log_start {
+            // Those slots are compacted: send the whole state.
+            return out.push(Output::Send {
+                to: from,
+                msg: Msg::InstallSnapshot {
+                    snapshot: Snapshot {
+                        upto: self.applied,
+                        store: self.kv.clone(),
+                    },
+                },
+            });
+        }
+        // Every value known chosen in the batch's range, also past
+        // a gap of our own: a requester ahead of us may miss those.
+        let end = start.saturating_add(CATCH_UP_MAX);
+        for (slot, batch) in self.chosen.range(start..end) {
+            out.push(Output::Send {
+                to: from,
+                msg: Msg::Chosen {
+                    slot: *slot,
+                    batch: batch.clone(),
+                },
+            });
+        }
+    }
+
+    /// A peer says what was chosen in `slot`.
+    pub(super) fn on_chosen(
+        &mut self,
+        from: NodeId,
+        slot: Slot,
+        batch: Batch,
+        out: &mut Vec<Output>,
+    ) {
+        self.learn(slot, batch, out);
+        // Missing slots below one we know chosen (a gap, or the
+        // end of a catch-up batch short of the target): ask the
+        // sender for the next batch, unless a request is pending.
+        if self.first_unchosen < self.known_chosen_end() {
+            self.catch_up(from, false, out);
+        }
+        self.propose(out);
+    }
+
+    /// A peer sent its whole state.
+    pub(super) fn on_install_snapshot(&mut self, snapshot: Snapshot, out: &mut Vec<Output>) {
+        self.install(snapshot, out);
+        self.propose(out);
+    }
+
+    /// Takes a peer's snapshot when it is ahead of this replica.
+    fn install(&mut self, snapshot: Snapshot, out: &mut Vec<Output>) {
+        if snapshot.upto <= self.first_unchosen {
+            return;
+        }
+        self.kv = snapshot.store;
+        self.first_unchosen = snapshot.upto;
+        self.applied = snapshot.upto;
+        self.log_start = snapshot.upto;
+        self.chosen = self.chosen.split_off(&snapshot.upto);
+        self.acceptor.compact(snapshot.upto);
+        out.push(Output::Snapshot(Snapshot {
+            upto: self.applied,
+            store: self.kv.clone(),
+        }));
+        if self
+            .proposal
+            .as_ref()
+            .is_some_and(|p| p.slot < self.first_unchosen)
+        {
+            // The snapshot covers our slot without saying what was chosen
+            // there. If our commands were ever sent for it they may be in
+            // it: neither re-propose them (twice applied) nor call them
+            // failed. If not, they are certainly not chosen: queue them.
+            let p = self.proposal.take().expect("checked above");
+            if p.ours_sent {
+                for cmd in &p.ours {
+                    self.answer(cmd, ErrorCode::LeaderChanged.reply(), out);
+                }
+            } else {
+                self.requeue(p.ours);
+            }
+        }
+        self.next_slot = self.next_slot.max(self.first_unchosen);
+        self.advance(out);
+    }
+}

@@ -1,0 +1,158 @@
+//! Phase 2 as the Multi-Paxos leader runs it: batching queued commands
+//! into slots (several in flight), the acceptor's answer to `Accept`, and
+//! counting `Accepted` acks until a slot is chosen.
+//!
+//! `propose` is also the entry point for Basic Paxos (it starts a proposal,
+//! see `basic`), and `on_accept` serves both modes; the Basic half of
+//! `Accepted` is in `basic`.
+
+use super::{InFlight, Replica, Role};
+use crate::paxos::planted::PlantedBug;
+use crate::paxos::types::{Ballot, Batch, Mode, Msg, NodeId, Output, Slot, Snapshot};
+use std::collections::BTreeSet;
+
+impl Replica {
+    /// Proposes queued commands: as leader (Multi) or by starting a Basic
+    /// Paxos proposal.
+    pub(super) fn propose(&mut self, out: &mut Vec<Output>) {
+        match self.cfg.mode {
+            Mode::Multi => {
+                while self.role == Role::Leader
+                    && !self.queue.is_empty()
+                    && self.inflight.len() < self.cfg.inflight_max
+                {
+                    let take = self.queue.len().min(self.cfg.batch_max);
+                    let batch = Batch(self.queue.drain(..take).map(|(_, c)| c).collect());
+                    let slot = self.next_slot;
+                    self.next_slot += 1;
+                    self.send_accept(slot, batch, out);
+                }
+            }
+            Mode::Basic => {
+                if self.proposal.is_none() && !self.queue.is_empty() {
+                    self.start_proposal(None, out);
+                }
+            }
+        }
+    }
+
+    pub(super) fn send_accept(&mut self, slot: Slot, batch: Batch, out: &mut Vec<Output>) {
+        let ballot = self.ballot;
+        match self.acceptor.accept(ballot, slot, &batch) {
+            Ok(record) => out.push(Output::Persist(record)),
+            Err(higher) => return self.step_down(higher, out),
+        }
+        self.inflight.insert(
+            slot,
+            InFlight {
+                batch: batch.clone(),
+                acks: BTreeSet::from([self.cfg.id]),
+            },
+        );
+        self.broadcast(
+            &Msg::Accept {
+                ballot,
+                slot,
+                batch,
+            },
+            out,
+        );
+        self.check_chosen(slot, out);
+    }
+
+    pub(super) fn on_accept(
+        &mut self,
+        from: NodeId,
+        ballot: Ballot,
+        slot: Slot,
+        batch: Batch,
+        out: &mut Vec<Output>,
+    ) {
+        if slot < self.first_unchosen && self.bug == Some(PlantedBug::IgnorePromise) {
+            // The planted acceptor acks whatever it is asked.
+            return out.push(Output::Send {
+                to: from,
+                msg: Msg::Accepted { ballot, slot },
+            });
+        }
+        if slot < self.first_unchosen {
+            // Already chosen here. Never answer `Accepted`: this acceptor
+            // may never have accepted this ballot's value, and a deposed
+            // leader would count the ack toward a majority for a value that
+            // conflicts with the chosen one. Tell the proposer what was
+            // chosen instead (and refuse a ballot below the promise).
+            let promised = self.acceptor.promise_for(slot);
+            if ballot < promised {
+                out.push(Output::Send {
+                    to: from,
+                    msg: Msg::Nack { ballot, promised },
+                });
+            }
+            let msg = match self.chosen_value(slot) {
+                Some(batch) => Msg::Chosen { slot, batch },
+                None => Msg::InstallSnapshot {
+                    snapshot: Snapshot {
+                        upto: self.applied,
+                        store: self.kv.clone(),
+                    },
+                },
+            };
+            return out.push(Output::Send { to: from, msg });
+        }
+        match self.acceptor.accept(ballot, slot, &batch) {
+            Ok(record) => {
+                out.push(Output::Persist(record));
+                if self.cfg.mode == Mode::Multi && from != self.cfg.id {
+                    self.follow(from, ballot, out);
+                }
+                out.push(Output::Send {
+                    to: from,
+                    msg: Msg::Accepted { ballot, slot },
+                });
+            }
+            Err(promised) => out.push(Output::Send {
+                to: from,
+                msg: Msg::Nack { ballot, promised },
+            }),
+        }
+    }
+
+    /// An acceptor accepted `ballot` in `slot`.
+    pub(super) fn on_accepted(
+        &mut self,
+        from: NodeId,
+        ballot: Ballot,
+        slot: Slot,
+        out: &mut Vec<Output>,
+    ) {
+        if self.cfg.mode == Mode::Basic {
+            return self.on_basic_accepted(from, ballot, slot, out);
+        }
+        if self.role == Role::Leader && ballot == self.ballot {
+            if let Some(f) = self.inflight.get_mut(&slot) {
+                f.acks.insert(from);
+            }
+            self.check_chosen(slot, out);
+        }
+    }
+
+    fn check_chosen(&mut self, slot: Slot, out: &mut Vec<Output>) {
+        let Some(f) = self.inflight.get(&slot) else {
+            return;
+        };
+        if f.acks.len() < self.cfg.quorum() {
+            return;
+        }
+        let batch = f.batch.clone();
+        self.inflight.remove(&slot);
+        self.broadcast(
+            &Msg::Chosen {
+                slot,
+                batch: batch.clone(),
+            },
+            out,
+        );
+        self.learn(slot, batch, out);
+        self.propose(out);
+    }
+}

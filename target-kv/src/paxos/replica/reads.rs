@@ -1,0 +1,137 @@
+//! Client reads that do not go through the log: local reads, lease reads
+//! (the leader answers alone while a majority's lease holds), and quorum
+//! reads (probe a majority for what it accepted, wait until that much is
+//! applied, then answer). Reads in `ReadMode::Log`, and lease reads without
+//! a valid lease, are ordinary commands (see `clients`).
+
+use super::{QuorumRead, Replica, Role};
+use crate::kv::Command;
+use crate::paxos::types::{
+    Batch, ErrorCode, Msg, NodeId, Output, ReadMode, Reply, RequestId, Slot,
+};
+use std::collections::BTreeSet;
+
+impl Replica {
+    /// Answers a read without the log if the read mode allows it (or starts
+    /// a quorum read); gives the command back if it must go through the log.
+    pub(super) fn serve_read(
+        &mut self,
+        request: RequestId,
+        command: Command,
+        out: &mut Vec<Output>,
+    ) -> Option<Command> {
+        match self.cfg.reads {
+            ReadMode::Local => {
+                let result = self.kv.read(&command.op).expect("reads have local answers");
+                out.push(Output::Reply {
+                    request,
+                    reply: Reply::Ok(result),
+                });
+                None
+            }
+            ReadMode::Lease if self.lease_valid() => {
+                let result = self.kv.read(&command.op).expect("reads have local answers");
+                out.push(Output::Reply {
+                    request,
+                    reply: Reply::Ok(result),
+                });
+                None
+            }
+            ReadMode::Quorum => {
+                self.start_quorum_read(request, command, out);
+                None
+            }
+            ReadMode::Log | ReadMode::Lease => Some(command),
+        }
+    }
+
+    fn lease_valid(&self) -> bool {
+        self.role == Role::Leader
+            && self.now_ms < self.lease_until_ms
+            && self.applied >= self.ready_at
+    }
+
+    fn start_quorum_read(&mut self, request: RequestId, command: Command, out: &mut Vec<Output>) {
+        let probe = self.next_probe;
+        self.next_probe += 1;
+        // Bounded: the oldest pending read gives up.
+        if self.reads.len() >= self.cfg.queue_max {
+            if let Some((_, old)) = self.reads.pop_first() {
+                out.push(Output::Reply {
+                    request: old.request,
+                    reply: ErrorCode::Expired.reply(),
+                });
+            }
+        }
+        self.reads.insert(
+            probe,
+            QuorumRead {
+                request,
+                command,
+                replies: BTreeSet::from([self.cfg.id]),
+                wait_for: self.acceptor.accepted_end(),
+                started_ms: self.now_ms,
+            },
+        );
+        self.broadcast(&Msg::ReadProbe { probe }, out);
+        self.finish_reads(out);
+    }
+
+    /// A peer's probe for a quorum read: say how far its log reaches here.
+    pub(super) fn on_read_probe(&self, from: NodeId, probe: u64, out: &mut Vec<Output>) {
+        out.push(Output::Send {
+            to: from,
+            msg: Msg::ReadProbeReply {
+                probe,
+                accepted_end: self.acceptor.accepted_end().max(self.first_unchosen),
+            },
+        })
+    }
+
+    /// A peer's answer to our probe.
+    pub(super) fn on_read_probe_reply(
+        &mut self,
+        from: NodeId,
+        probe: u64,
+        accepted_end: Slot,
+        out: &mut Vec<Output>,
+    ) {
+        if let Some(r) = self.reads.get_mut(&probe) {
+            r.replies.insert(from);
+            r.wait_for = r.wait_for.max(accepted_end);
+        }
+        self.finish_reads(out);
+    }
+
+    pub(super) fn finish_reads(&mut self, out: &mut Vec<Output>) {
+        let quorum = self.cfg.quorum();
+        let applied = self.applied;
+        let ready: Vec<u64> = self
+            .reads
+            .iter()
+            .filter(|(_, r)| r.replies.len() >= quorum && applied >= r.wait_for)
+            .map(|(p, _)| *p)
+            .collect();
+        for probe in ready {
+            let r = self.reads.remove(&probe).expect("listed above");
+            let result = self
+                .kv
+                .read(&r.command.op)
+                .expect("reads have local answers");
+            out.push(Output::Reply {
+                request: r.request,
+                reply: Reply::Ok(result),
+            });
+        }
+        // A read may wait for slots nobody is proposing: as leader, fill
+        // the gap with a no-op so it gets chosen.
+        if self.role == Role::Leader {
+            let need = self.reads.values().map(|r| r.wait_for).max().unwrap_or(0);
+            if need > self.next_slot && self.inflight.is_empty() {
+                let slot = self.next_slot;
+                self.next_slot += 1;
+                self.send_accept(slot, Batch::default(), out);
+            }
+        }
+    }
+}
