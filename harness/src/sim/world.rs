@@ -16,7 +16,6 @@ use crate::nemesis::partition::{self, PartitionShape};
 use crate::nemesis::plan::Aim;
 use checker::generate::SplitMix;
 use checker::{Process, Record, RecordType, Value};
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
@@ -69,29 +68,43 @@ enum Event {
     CrashNow { node: NodeId, life: u64 },
     /// Faults healed: the final reads begin.
     FinalReads,
+    /// A fault's time is up.
+    StopFault(SimFault),
 }
 
-struct Scheduled {
-    at_us: u64,
-    seq: u64,
-    event: Event,
+/// The event queue: the heap orders small keys (time, then the order of
+/// scheduling, so ties break the same way every run); the events
+/// themselves wait in a slab, so the heap moves 24 bytes, not a message.
+#[derive(Default)]
+struct Queue {
+    heap: BinaryHeap<std::cmp::Reverse<(u64, u64, usize)>>,
+    slab: Vec<Option<Event>>,
+    free: Vec<usize>,
+    next_seq: u64,
 }
 
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at_us, self.seq) == (other.at_us, other.seq)
+impl Queue {
+    fn push(&mut self, at_us: u64, event: Event) {
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slab[i] = Some(event);
+                i
+            }
+            None => {
+                self.slab.push(Some(event));
+                self.slab.len() - 1
+            }
+        };
+        self.heap
+            .push(std::cmp::Reverse((at_us, self.next_seq, slot)));
+        self.next_seq += 1;
     }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    /// Reversed: the heap pops the earliest first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at_us, other.seq).cmp(&(self.at_us, self.seq))
+
+    fn pop(&mut self) -> Option<(u64, Event)> {
+        let std::cmp::Reverse((at_us, _, slot)) = self.heap.pop()?;
+        let event = self.slab[slot].take().expect("a queued event");
+        self.free.push(slot);
+        Some((at_us, event))
     }
 }
 
@@ -164,8 +177,7 @@ pub struct World {
     seed: u64,
     rng: SplitMix,
     now_us: u64,
-    queue: BinaryHeap<Scheduled>,
-    next_seq: u64,
+    queue: Queue,
     next_attempt: u64,
     nodes: Vec<SimNode>,
     clients: Vec<SimClient>,
@@ -247,8 +259,7 @@ impl World {
             seed,
             rng,
             now_us: 0,
-            queue: BinaryHeap::new(),
-            next_seq: 0,
+            queue: Queue::default(),
             next_attempt: 0,
             nodes,
             clients,
@@ -287,13 +298,13 @@ impl World {
 
     /// Runs to the end.
     pub fn run(mut self) -> Run {
-        while let Some(s) = self.queue.pop() {
-            if self.finding.is_some() || s.at_us > SIM_US_MAX || self.events >= EVENTS_MAX {
+        while let Some((at_us, event)) = self.queue.pop() {
+            if self.finding.is_some() || at_us > SIM_US_MAX || self.events >= EVENTS_MAX {
                 break;
             }
-            self.now_us = s.at_us;
+            self.now_us = at_us;
             self.events += 1;
-            self.handle(s.event);
+            self.handle(event);
             if self.is_done() {
                 break;
             }
@@ -325,13 +336,7 @@ impl World {
     // ---- scheduling, randomness, tracing ----
 
     fn schedule(&mut self, after_us: u64, event: Event) {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.queue.push(Scheduled {
-            at_us: self.now_us + after_us,
-            seq,
-            event,
-        });
+        self.queue.push(self.now_us + after_us, event);
     }
 
     fn between(&mut self, lo: u64, hi: u64) -> u64 {
@@ -438,6 +443,7 @@ impl World {
                 }
             }
             Event::FinalReads => self.start_final_reads(),
+            Event::StopFault(kind) => self.stop_fault(kind),
         }
     }
 
@@ -719,11 +725,27 @@ impl World {
             let left = self.clients[client].final_attempts_left;
             if left > 1 {
                 self.finals.push((op.clone(), left - 1));
+            } else if self.finding.is_none() {
+                // Every fault has been healed for a while: a healthy
+                // cluster must answer.
+                let node = self.clients[client].node;
+                self.finding = Some(Finding::Liveness(format!(
+                    "after healing, n{node} did not serve a final {} of {} in {FINAL_READ_ATTEMPTS} attempts (last: {:?} {})",
+                    op.f,
+                    op.key,
+                    kind,
+                    done.error.as_deref().unwrap_or("")
+                )));
             }
+        }
+        if kind == RecordType::Fail && done.is_unavailable() && !self.final_phase {
+            // A definite refusal (no leader, a node down) did nothing:
+            // it does not use up the run's operations.
+            self.ops_started -= 1;
         }
         let think = if done.is_unavailable() {
             // Do not spin against a node that is down (as the harness).
-            self.between(30_000, 80_000)
+            self.between(5_000, 20_000)
         } else {
             self.between(0, self.cfg.think_us_max)
         };
@@ -773,7 +795,7 @@ impl World {
         let mut c = Config::new(id, members);
         c.mode = self.cfg.mode;
         c.reads = self.cfg.reads;
-        c.heartbeat_ms = 25;
+        c.heartbeat_ms = 50;
         c.election_timeout_ms = (150, 300);
         c.lease_ms = 1_000;
         c.snapshot_every = self.cfg.snapshot_every;
@@ -973,13 +995,16 @@ impl World {
         if kinds.is_empty() {
             return;
         }
+        // A kind not in force starts, and stops after a while by itself,
+        // so that faults overlap but outages stay short enough for a run
+        // to see many of them.
         let kind = kinds[self.rng.below(kinds.len() as u64) as usize];
         if kind == SimFault::Jump {
             self.jump();
-        } else if self.active.contains(&kind) {
-            self.stop_fault(kind);
-        } else {
+        } else if !self.active.contains(&kind) {
             self.start_fault(kind);
+            let lasts = self.between(300_000, 1_500_000);
+            self.schedule(lasts, Event::StopFault(kind));
         }
         let gap = self.nemesis_gap_us();
         self.schedule(gap, Event::Nemesis);

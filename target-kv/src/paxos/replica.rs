@@ -376,11 +376,6 @@ impl Replica {
                 self.first_unchosen
             ));
         }
-        if let Some(s) =
-            (self.log_start..self.first_unchosen).find(|s| !self.chosen.contains_key(s))
-        {
-            return fail(format!("slot {s} applied but missing from the log"));
-        }
         if self
             .chosen
             .keys()
@@ -388,6 +383,16 @@ impl Replica {
             .is_some_and(|s| *s < self.log_start)
         {
             return fail("a chosen slot below the snapshot was kept".into());
+        }
+        // Every slot from the snapshot to `first_unchosen` is in the log:
+        // the keys are distinct and none is below `log_start`, so it is
+        // enough to count them (the slots past a gap are few).
+        let past_gap = self.chosen.range(self.first_unchosen..).count();
+        if (self.chosen.len() - past_gap) as u64 != self.first_unchosen - self.log_start {
+            return fail(format!(
+                "slots {}..{} applied but not all in the log",
+                self.log_start, self.first_unchosen
+            ));
         }
         if self.role == Role::Leader && self.cfg.mode == Mode::Multi {
             if self.ballot != self.acceptor.promised() {
@@ -652,7 +657,8 @@ impl Replica {
             Msg::ReadProbeReply {
                 probe,
                 accepted_end,
-            } => self.on_read_probe_reply(from, probe, accepted_end, out),
+                chosen_upto,
+            } => self.on_read_probe_reply(from, probe, accepted_end, chosen_upto, out),
         }
     }
 }

@@ -253,6 +253,9 @@ pub enum Msg {
         probe: u64,
         /// One past the highest slot accepted (0: none).
         accepted_end: Slot,
+        /// Every slot below this is chosen and known to the prober's peer:
+        /// a prober behind it catches up from that peer.
+        chosen_upto: Slot,
     },
 }
 
@@ -485,6 +488,7 @@ mod tests {
             Msg::ReadProbeReply {
                 probe: 1,
                 accepted_end: 7,
+                chosen_upto: 5,
             },
         ];
         for m in msgs {

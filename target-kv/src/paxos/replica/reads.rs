@@ -7,7 +7,7 @@
 use super::{QuorumRead, Replica, Role};
 use crate::kv::Command;
 use crate::paxos::types::{
-    Batch, ErrorCode, Msg, NodeId, Output, ReadMode, Reply, RequestId, Slot,
+    Batch, ErrorCode, Mode, Msg, NodeId, Output, ReadMode, Reply, RequestId, Slot,
 };
 use std::collections::BTreeSet;
 
@@ -84,6 +84,7 @@ impl Replica {
             msg: Msg::ReadProbeReply {
                 probe,
                 accepted_end: self.acceptor.accepted_end().max(self.first_unchosen),
+                chosen_upto: self.first_unchosen,
             },
         })
     }
@@ -94,11 +95,18 @@ impl Replica {
         from: NodeId,
         probe: u64,
         accepted_end: Slot,
+        chosen_upto: Slot,
         out: &mut Vec<Output>,
     ) {
         if let Some(r) = self.reads.get_mut(&probe) {
             r.replies.insert(from);
             r.wait_for = r.wait_for.max(accepted_end);
+        }
+        // The read may wait for slots this peer knows chosen: nothing else
+        // would tell us (Basic Paxos has no heartbeats), so ask for them.
+        if chosen_upto > self.first_unchosen && self.reads.contains_key(&probe) {
+            self.note_ahead(from, chosen_upto);
+            self.catch_up(from, false, out);
         }
         self.finish_reads(out);
     }
@@ -123,9 +131,19 @@ impl Replica {
                 reply: Reply::Ok(result),
             });
         }
-        // A read may wait for slots nobody is proposing: as leader, fill
-        // the gap with a no-op so it gets chosen.
-        if self.role == Role::Leader {
+        // A read may wait for slots nobody is proposing (accepted by a
+        // proposer that died, say): in Basic Paxos, propose for the first
+        // of them (a no-op, unless phase 1 finds a value to finish);
+        // as leader, fill the gap with a no-op so it gets chosen.
+        if self.cfg.mode == Mode::Basic {
+            let waiting = self
+                .reads
+                .values()
+                .any(|r| r.wait_for > self.first_unchosen);
+            if waiting && self.proposal.is_none() {
+                self.start_proposal(None, out);
+            }
+        } else if self.role == Role::Leader {
             let need = self.reads.values().map(|r| r.wait_for).max().unwrap_or(0);
             if need > self.next_slot && self.inflight.is_empty() {
                 let slot = self.next_slot;
