@@ -97,16 +97,48 @@ pub enum KvResult {
     Superseded,
 }
 
-/// The store and its per-client table of last applied requests.
+/// How many recently applied commands without a session are remembered
+/// per node that took them.
+pub const ANONYMOUS_WINDOW: usize = 4096;
+
+/// Bits of an anonymous command's sequence number below the node id.
+const ANONYMOUS_NODE_SHIFT: u32 = 56;
+/// Bits of the node-local id below the node's incarnation.
+const ANONYMOUS_LIFE_SHIFT: u32 = 40;
+
+/// The sequence number a node gives a command without a session (client
+/// 0): its id in the top byte, then its incarnation (16 bits), then a
+/// counter. `id` is the node's request id, `incarnation << 40 | counter`.
+pub fn anonymous_seq(node: u64, id: u64) -> u64 {
+    (node << ANONYMOUS_NODE_SHIFT) | (id & ((1 << ANONYMOUS_NODE_SHIFT) - 1))
+}
+
+/// The commands without a session one node took in its latest life that
+/// were applied, the most recent [`ANONYMOUS_WINDOW`] of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+struct Applied {
+    incarnation: u64,
+    counters: std::collections::BTreeSet<u64>,
+}
+
+/// The store, its per-client table of last applied requests, and the
+/// commands without a session applied lately.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct KvStore {
     data: BTreeMap<String, String>,
     sessions: BTreeMap<u64, (u64, KvResult)>,
+    /// By node id. A command without a session can reach the log twice
+    /// (a duplicated forward, a forward that outlived the leader's memory
+    /// of it): it must be applied once.
+    anonymous: BTreeMap<u64, Applied>,
 }
 
 impl KvStore {
     /// Applies a command (at most once per client and sequence number).
     pub fn apply(&mut self, cmd: &Command) -> KvResult {
+        if cmd.client == 0 && cmd.seq != 0 {
+            return self.apply_anonymous(cmd);
+        }
         if cmd.client != 0 {
             if let Some((seq, result)) = self.sessions.get(&cmd.client) {
                 if cmd.seq == *seq {
@@ -122,6 +154,45 @@ impl KvStore {
             self.sessions.insert(cmd.client, (cmd.seq, result.clone()));
         }
         result
+    }
+
+    /// A command without a session, named by its node's sequence number
+    /// ([`anonymous_seq`]): applied unless it was already, or is too old to
+    /// tell (from an earlier life of its node, or below a full window).
+    /// Those are not applied and answer `Superseded`, which a caller
+    /// records as indeterminate.
+    fn apply_anonymous(&mut self, cmd: &Command) -> KvResult {
+        let node = cmd.seq >> ANONYMOUS_NODE_SHIFT;
+        let id = cmd.seq & ((1 << ANONYMOUS_NODE_SHIFT) - 1);
+        let (life, counter) = (
+            id >> ANONYMOUS_LIFE_SHIFT,
+            id & ((1 << ANONYMOUS_LIFE_SHIFT) - 1),
+        );
+        let applied = self.anonymous.entry(node).or_default();
+        if life < applied.incarnation {
+            return KvResult::Superseded;
+        }
+        if life > applied.incarnation {
+            *applied = Applied {
+                incarnation: life,
+                counters: Default::default(),
+            };
+        }
+        let full = applied.counters.len() >= ANONYMOUS_WINDOW;
+        if applied.counters.contains(&counter)
+            || (full
+                && applied
+                    .counters
+                    .first()
+                    .is_some_and(|&oldest| counter < oldest))
+        {
+            return KvResult::Superseded;
+        }
+        applied.counters.insert(counter);
+        if applied.counters.len() > ANONYMOUS_WINDOW {
+            applied.counters.pop_first();
+        }
+        self.execute(&cmd.op)
     }
 
     /// Answers a read from the current state, without the log.
@@ -233,6 +304,46 @@ mod tests {
         for (i, (op, want)) in table.into_iter().enumerate() {
             assert_eq!(kv.apply(&cmd(0, 0, op.clone())), want, "step {i}: {op:?}");
         }
+    }
+
+    #[test]
+    fn a_command_without_a_session_is_applied_once() {
+        let mut kv = KvStore::default();
+        let set = |v: &str| KvOp::Set {
+            key: "k".into(),
+            value: v.into(),
+        };
+        let seq = |life: u64, counter: u64| anonymous_seq(2, (life << 40) | counter);
+        assert_eq!(kv.apply(&cmd(0, seq(1, 1), set("a"))), KvResult::Done);
+        assert_eq!(kv.apply(&cmd(0, seq(1, 2), set("b"))), KvResult::Done);
+        // The first again (a duplicated forward): not applied.
+        assert_eq!(kv.apply(&cmd(0, seq(1, 1), set("a"))), KvResult::Superseded);
+        assert_eq!(
+            kv.read(&KvOp::Get { key: "k".into() }),
+            Some(KvResult::Value {
+                value: Some("b".into())
+            })
+        );
+        // Another node's counters are its own.
+        assert_eq!(
+            kv.apply(&cmd(0, anonymous_seq(3, (1 << 40) | 1), set("c"))),
+            KvResult::Done
+        );
+        // A later life of node 2 starts afresh; its earlier life is over.
+        assert_eq!(kv.apply(&cmd(0, seq(2, 1), set("d"))), KvResult::Done);
+        assert_eq!(kv.apply(&cmd(0, seq(1, 3), set("e"))), KvResult::Superseded);
+        // Past a full window, what is older than it cannot be told apart.
+        for i in 0..ANONYMOUS_WINDOW as u64 {
+            kv.apply(&cmd(0, seq(2, 100 + i), set("f")));
+        }
+        assert_eq!(
+            kv.apply(&cmd(0, seq(2, 50), set("g"))),
+            KvResult::Superseded
+        );
+        assert_eq!(
+            kv.apply(&cmd(0, seq(2, 100 + ANONYMOUS_WINDOW as u64), set("h"))),
+            KvResult::Done
+        );
     }
 
     #[test]

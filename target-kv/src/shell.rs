@@ -109,7 +109,8 @@ pub struct Status {
 
 /// Encodes a record for the log.
 pub fn encode_record(r: &Record) -> Vec<u8> {
-    postcard::to_stdvec(r).expect("records always serialize")
+    // Sized for a record of one small command, so most need no regrowth.
+    postcard::to_extend(r, Vec::with_capacity(96)).expect("records always serialize")
 }
 
 /// Encodes a snapshot for its file.
@@ -208,8 +209,7 @@ impl<T> Shell<T> {
             let id = self.next_id;
             self.next_id += 1;
             if command.client == 0 {
-                // The node id in the top byte keeps nodes apart.
-                command.seq = (self.replica.id() << 56) | (id & ((1 << 56) - 1));
+                command.seq = crate::kv::anonymous_seq(self.replica.id(), id);
             }
             requests.push((id, command));
             callers.push((id, caller));

@@ -743,7 +743,11 @@ impl World {
             // it does not use up the run's operations.
             self.ops_started -= 1;
         }
-        let think = if done.is_unavailable() {
+        let think = if self.final_phase && kind != RecordType::Ok {
+            // Final reads are retried patiently: a healed cluster may still
+            // be electing.
+            self.between(50_000, 150_000)
+        } else if done.is_unavailable() {
             // Do not spin against a node that is down (as the harness).
             self.between(5_000, 20_000)
         } else {
@@ -760,7 +764,10 @@ impl World {
         }
         self.healed_at_us = Some(self.now_us);
         self.heal();
-        self.schedule(1_000_000, Event::FinalReads);
+        // Long enough for any lease to run out and an election to follow.
+        let c = self.node_config(1);
+        let settle_ms = 2 * c.lease_ms + c.election_timeout_ms.1;
+        self.schedule(settle_ms * 1000, Event::FinalReads);
     }
 
     fn start_final_reads(&mut self) {

@@ -97,6 +97,9 @@ struct QuorumRead {
     wait_for: Slot,
     /// When the read began (it expires after the request ttl).
     started_ms: u64,
+    /// Whether the leader was asked to get every slot below `wait_for`
+    /// chosen (a follower's read may wait for a slot nobody proposes).
+    fill_asked: bool,
 }
 
 /// One replica of the store.
@@ -172,13 +175,6 @@ pub struct Replica {
     waiter_ages: VecDeque<(u64, (u64, u64))>,
     /// Requests forwarded to the leader, with when they were sent.
     forwarded: BTreeMap<RequestId, u64>,
-    /// Forwards taken as leader, by (origin, request), with when, oldest
-    /// first: a duplicated `Forward` must not queue its command twice (a
-    /// command without a session would be applied twice). Bounded by count
-    /// and by the request ttl, after which the origin has given up anyway.
-    forwards_seen: VecDeque<(u64, (NodeId, RequestId))>,
-    /// The same forwards, for lookup.
-    forwards_known: BTreeSet<(NodeId, RequestId)>,
     reads: BTreeMap<u64, QuorumRead>,
     next_probe: u64,
 }
@@ -261,8 +257,6 @@ impl Replica {
             waiters: BTreeMap::new(),
             waiter_ages: VecDeque::new(),
             forwarded: BTreeMap::new(),
-            forwards_seen: VecDeque::new(),
-            forwards_known: BTreeSet::new(),
             reads: BTreeMap::new(),
             next_probe: (incarnation + 1) << ID_COUNTER_BITS,
         };
@@ -406,14 +400,11 @@ impl Replica {
                 return fail(format!("{} slots in flight", self.inflight.len()));
             }
         }
-        if self.queue.len() > self.cfg.queue_max {
+        // (Basic Paxos puts a lost proposal's commands back in front.)
+        if self.queue.len() > self.cfg.queue_max + self.cfg.batch_max {
             return fail(format!("queue of {}", self.queue.len()));
         }
-        if self.forwarded.len() > self.cfg.queue_max
-            || self.reads.len() > self.cfg.queue_max
-            || self.forwards_seen.len() > self.cfg.queue_max
-            || self.forwards_known.len() != self.forwards_seen.len()
-        {
+        if self.forwarded.len() > self.cfg.queue_max || self.reads.len() > self.cfg.queue_max {
             return fail("unbounded forwarded or read tables".into());
         }
         if self.waiters.len()
@@ -477,15 +468,17 @@ impl Replica {
         for (since, _) in self.waiter_ages.iter_mut() {
             *since = (*since).min(now_ms);
         }
-        for (since, _) in self.forwards_seen.iter_mut() {
-            *since = (*since).min(now_ms);
-        }
         for since in self.forwarded.values_mut() {
             *since = (*since).min(now_ms);
         }
-        self.lease_until_ms = self
-            .lease_until_ms
-            .min(now_ms.saturating_add(self.cfg.lease_ms));
+        for read in self.reads.values_mut() {
+            read.started_ms = read.started_ms.min(now_ms);
+        }
+        // The lease moves back with the clock: it ends no later in real
+        // time than it would have (clamping it to `now + lease` instead
+        // could lengthen it).
+        let jump_ms = self.now_ms - now_ms;
+        self.lease_until_ms = self.lease_until_ms.saturating_sub(jump_ms);
         // Acks to heartbeats sent before the jump would grant a lease from
         // a reading in the future (and could be mistaken for acks to a new
         // heartbeat sent at the same reading).
@@ -654,6 +647,7 @@ impl Replica {
             Msg::ForwardReply { request, reply } => self.on_forward_reply(request, reply, out),
             Msg::InstallSnapshot { snapshot } => self.on_install_snapshot(snapshot, out),
             Msg::ReadProbe { probe } => self.on_read_probe(from, probe, out),
+            Msg::Fill { upto } => self.on_fill(upto, out),
             Msg::ReadProbeReply {
                 probe,
                 accepted_end,

@@ -242,6 +242,12 @@ pub enum Msg {
         /// The snapshot.
         snapshot: Snapshot,
     },
+    /// A follower's quorum read waits for every slot below `upto`: as
+    /// leader, get them chosen (no-ops where nothing is proposed).
+    Fill {
+        /// One past the last slot the read waits for.
+        upto: Slot,
+    },
     /// Quorum read: what is the highest slot you accepted?
     ReadProbe {
         /// The probe's id.
@@ -485,6 +491,7 @@ mod tests {
                 reply: ErrorCode::LeaderChanged.reply(),
             },
             Msg::ReadProbe { probe: 1 },
+            Msg::Fill { upto: 9 },
             Msg::ReadProbeReply {
                 probe: 1,
                 accepted_end: 7,

@@ -96,7 +96,7 @@ impl Replica {
 
     /// One past the highest slot this replica knows to be chosen, here or
     /// at a peer.
-    fn known_chosen_end(&self) -> Slot {
+    pub(super) fn known_chosen_end(&self) -> Slot {
         let here = self.chosen.keys().next_back().map_or(0, |s| s + 1);
         let there = self.ahead.map_or(0, |(_, upto)| upto);
         here.max(there).max(self.first_unchosen)

@@ -85,26 +85,22 @@ impl Replica {
         command: Command,
         out: &mut Vec<Output>,
     ) {
-        // A duplicate of a forward already taken (the network may deliver
-        // one twice): its first copy's waiter gets the answer.
-        if !self.forwards_known.insert((from, request)) {
-            return;
-        }
-        if self.forwards_seen.len() >= self.cfg.queue_max {
-            if let Some((_, old)) = self.forwards_seen.pop_front() {
-                self.forwards_known.remove(&old);
-            }
-        }
-        self.forwards_seen.push_back((self.now_ms, (from, request)));
+        // A duplicate of a forward (the network may deliver one twice, or
+        // late to a later life of this node) may be queued again: the state
+        // machine applies a command without a session at most once (see
+        // `KvStore::apply`).
         if self.role == Role::Leader {
             self.enqueue(Waiter::Remote(from, request), command, out);
             self.propose(out);
         } else {
+            // Not `NoLeader`: another copy of this forward may have reached
+            // us while we led (or in an earlier life) and still be chosen,
+            // so a refusal of this copy says nothing definite.
             out.push(Output::Send {
                 to: from,
                 msg: Msg::ForwardReply {
                     request,
-                    reply: ErrorCode::NoLeader.reply(),
+                    reply: ErrorCode::LeaderChanged.reply(),
                 },
             });
         }
@@ -158,13 +154,6 @@ impl Replica {
     pub(super) fn expire(&mut self, out: &mut Vec<Output>) {
         let ttl = self.cfg.request_ttl_ms;
         let now = self.now_ms;
-        while let Some(&(since, key)) = self.forwards_seen.front() {
-            if now < since.saturating_add(ttl) {
-                break;
-            }
-            self.forwards_seen.pop_front();
-            self.forwards_known.remove(&key);
-        }
         while let Some(&(since, key)) = self.waiter_ages.front() {
             let live = self.waiters.get(&key).is_some_and(|(s, _)| *s == since);
             if live && now < since.saturating_add(ttl) {

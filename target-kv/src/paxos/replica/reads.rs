@@ -71,6 +71,7 @@ impl Replica {
                 replies: BTreeSet::from([self.cfg.id]),
                 wait_for: self.acceptor.accepted_end(),
                 started_ms: self.now_ms,
+                fill_asked: false,
             },
         );
         self.broadcast(&Msg::ReadProbe { probe }, out);
@@ -132,9 +133,11 @@ impl Replica {
             });
         }
         // A read may wait for slots nobody is proposing (accepted by a
-        // proposer that died, say): in Basic Paxos, propose for the first
-        // of them (a no-op, unless phase 1 finds a value to finish);
-        // as leader, fill the gap with a no-op so it gets chosen.
+        // proposer or leader that died, say): in Basic Paxos, propose for
+        // the first of them (a no-op, unless phase 1 finds a value to
+        // finish); as leader, fill the gap with no-ops; as a follower, ask
+        // the leader to, once a majority has answered and nobody is known
+        // to have those slots chosen.
         if self.cfg.mode == Mode::Basic {
             let waiting = self
                 .reads
@@ -143,13 +146,50 @@ impl Replica {
             if waiting && self.proposal.is_none() {
                 self.start_proposal(None, out);
             }
-        } else if self.role == Role::Leader {
-            let need = self.reads.values().map(|r| r.wait_for).max().unwrap_or(0);
-            if need > self.next_slot && self.inflight.is_empty() {
-                let slot = self.next_slot;
-                self.next_slot += 1;
-                self.send_accept(slot, Batch::default(), out);
+            return;
+        }
+        let need = self.reads.values().map(|r| r.wait_for).max().unwrap_or(0);
+        if self.role == Role::Leader {
+            return self.fill(need, out);
+        }
+        let known = self.known_chosen_end();
+        let Some(leader) = self.leader else { return };
+        let mut ask = 0;
+        for r in self.reads.values_mut() {
+            if !r.fill_asked && r.replies.len() >= quorum && r.wait_for > known {
+                r.fill_asked = true;
+                ask = ask.max(r.wait_for);
             }
+        }
+        if ask > 0 {
+            out.push(Output::Send {
+                to: leader,
+                msg: Msg::Fill { upto: ask },
+            });
+        }
+    }
+}
+
+impl Replica {
+    /// A follower's read waits for every slot below `upto`.
+    pub(super) fn on_fill(&mut self, upto: Slot, out: &mut Vec<Output>) {
+        if self.role == Role::Leader {
+            self.fill(upto, out);
+        }
+    }
+
+    /// As leader: proposes no-ops in fresh slots up to `upto` (as many as
+    /// there is room for in flight), so that a read waiting for a slot
+    /// accepted only by a deposed leader is not kept waiting forever. Our
+    /// phase 1 covered every slot from `next_slot` on, so these are ours.
+    fn fill(&mut self, upto: Slot, out: &mut Vec<Output>) {
+        while self.role == Role::Leader
+            && self.next_slot < upto
+            && self.inflight.len() < self.cfg.inflight_max
+        {
+            let slot = self.next_slot;
+            self.next_slot += 1;
+            self.send_accept(slot, Batch::default(), out);
         }
     }
 }
