@@ -125,6 +125,7 @@ fn planted_bugs_and_local_reads_are_caught_within_their_bounds() {
         plant: Option<PlantedBug>,
         aim: Aim,
         faults: Option<Vec<SimFault>>,
+        clients: usize,
         bound: u64,
     }
     let case = |mode, reads, plant, bound| Case {
@@ -133,6 +134,7 @@ fn planted_bugs_and_local_reads_are_caught_within_their_bounds() {
         plant,
         aim: Aim::Random,
         faults: None,
+        clients: 5,
         bound,
     };
     let cases = [
@@ -149,21 +151,20 @@ fn planted_bugs_and_local_reads_are_caught_within_their_bounds() {
             20,
         ),
         case(Mode::Basic, ReadMode::Log, Some(PlantedBug::SkipPhase1), 5),
-        case(
-            Mode::Multi,
-            ReadMode::Log,
-            Some(PlantedBug::SkipPhase1),
-            100,
-        ),
+        Case {
+            faults: Some(vec![SimFault::Crash, SimFault::Partition, SimFault::Loss]),
+            ..case(Mode::Multi, ReadMode::Log, Some(PlantedBug::SkipPhase1), 40)
+        },
         case(Mode::Multi, ReadMode::Local, None, 10),
         Case {
             aim: Aim::Leader,
             faults: Some(vec![SimFault::Partition, SimFault::Drift]),
+            clients: 9,
             ..case(
                 Mode::Multi,
                 ReadMode::Lease,
                 Some(PlantedBug::LeaseWithoutMargin),
-                100,
+                40,
             )
         },
     ];
@@ -171,6 +172,7 @@ fn planted_bugs_and_local_reads_are_caught_within_their_bounds() {
         let mut cfg = SimConfig::new(c.mode, c.reads);
         cfg.plant = c.plant;
         cfg.aim = c.aim;
+        cfg.clients = c.clients;
         if let Some(f) = c.faults {
             cfg.faults = f;
         }

@@ -235,6 +235,22 @@ impl KvStore {
         }
     }
 
+    /// A hash of the state, for comparing replicas cheaply (the simulator
+    /// does after every step): the data and the session table whole, and
+    /// of each node's window of commands without a session its life, size
+    /// and newest entry.
+    pub fn digest(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.data.hash(&mut h);
+        self.sessions.hash(&mut h);
+        for (node, applied) in &self.anonymous {
+            (node, applied.incarnation, applied.counters.len()).hash(&mut h);
+            applied.counters.last().hash(&mut h);
+        }
+        h.finish()
+    }
+
     /// How many keys the store holds.
     pub fn len(&self) -> usize {
         self.data.len()

@@ -150,6 +150,8 @@ pub struct Shell<T> {
     /// Timer deadlines (mono ms).
     timers: BTreeMap<Timer, u64>,
     rng: u64,
+    /// Scratch for the core's outputs.
+    out: Vec<Output>,
 }
 
 impl<T> Shell<T> {
@@ -171,6 +173,7 @@ impl<T> Shell<T> {
             next_id,
             timers: BTreeMap::new(),
             rng: seed | 1,
+            out: Vec::new(),
         })
     }
 
@@ -270,7 +273,9 @@ impl<T> Shell<T> {
         for (id, caller) in callers {
             self.pending.insert(id, (now.mono_ms, caller));
         }
-        let mut out = Vec::new();
+        // The outputs' buffer is kept between steps: a step allocates it
+        // only when it outgrows every earlier one.
+        let mut out = std::mem::take(&mut self.out);
         let role_before = *self.replica.role();
         self.replica.step(now.clock_ms, input, &mut out);
         if *self.replica.role() != role_before {
@@ -318,7 +323,7 @@ impl<T> Shell<T> {
             disk.rewrite(&records)?;
         }
         let mut effects = Effects::default();
-        for o in out {
+        for o in out.drain(..) {
             match o {
                 Output::Persist(_) | Output::Snapshot(_) => {}
                 Output::Send { to, msg } => effects.sends.push((to, msg)),
@@ -337,6 +342,7 @@ impl<T> Shell<T> {
                 }
             }
         }
+        self.out = out;
         self.expire(now, &mut effects);
         Ok(effects)
     }
@@ -441,7 +447,7 @@ mod tests {
     }
 
     fn batch(i: u64) -> Batch {
-        Batch(vec![Command {
+        Batch::from(vec![Command {
             client: 9,
             seq: i + 1,
             op: KvOp::Set {

@@ -502,7 +502,7 @@ async fn consensus_messages_cross_the_wire() {
         let accept = PaxosMsg::Accept {
             ballot,
             slot: 7,
-            batch: Batch(vec![
+            batch: Batch::from(vec![
                 command(KvOp::Set {
                     key: "k".into(),
                     value: "v".into(),

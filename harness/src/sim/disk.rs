@@ -19,8 +19,30 @@ pub struct SimDisk {
     snapshot: Option<Vec<u8>>,
     /// A crash armed for the next write, with the randomness it uses.
     armed: Option<u64>,
-    /// What the last write did, for the trace.
-    pub last_write: Option<String>,
+    /// What the last write did, for the trace (words only when asked:
+    /// formatting on every write would cost more than the write).
+    pub last_write: Option<Write>,
+}
+
+/// A write, for the trace.
+#[derive(Clone, Copy, Debug)]
+pub enum Write {
+    /// Records appended.
+    Append(usize),
+    /// A snapshot of this many bytes.
+    Snapshot(usize),
+    /// The log rewritten with this many records.
+    Rewrite(usize),
+}
+
+impl std::fmt::Display for Write {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Write::Append(n) => write!(f, "append {n} records"),
+            Write::Snapshot(n) => write!(f, "snapshot of {n} bytes"),
+            Write::Rewrite(n) => write!(f, "log rewritten with {n} records"),
+        }
+    }
 }
 
 /// What a restarting node reads: its snapshot file and its log's records.
@@ -84,10 +106,10 @@ impl Durable for SimDisk {
                 "append of {} records torn after {kept} of {written} bytes",
                 records.len()
             );
-            self.last_write = Some(what.clone());
+            self.last_write = None;
             return Err(Crashed(what));
         }
-        self.last_write = Some(format!("append {} records", records.len()));
+        self.last_write = Some(Write::Append(records.len()));
         Ok(())
     }
 
@@ -96,7 +118,7 @@ impl Durable for SimDisk {
             return Err(Crashed("before the snapshot's rename".into()));
         }
         self.snapshot = Some(snapshot.to_vec());
-        self.last_write = Some(format!("snapshot of {} bytes", snapshot.len()));
+        self.last_write = Some(Write::Snapshot(snapshot.len()));
         Ok(())
     }
 
@@ -106,7 +128,7 @@ impl Durable for SimDisk {
         }
         self.wal.clear();
         encode_frames(records.iter().map(|r| r.as_slice()), &mut self.wal);
-        self.last_write = Some(format!("log rewritten with {} records", records.len()));
+        self.last_write = Some(Write::Rewrite(records.len()));
         Ok(())
     }
 }

@@ -18,7 +18,7 @@ use checker::generate::SplitMix;
 use checker::{Process, Record, RecordType, Value};
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::fmt::Write as _;
-use std::hash::{Hash, Hasher};
+
 use std::sync::Arc;
 use target_kv::kv::{Command, KvStore};
 use target_kv::paxos::{Batch, Config, Msg, NodeId, Role, Slot};
@@ -206,9 +206,7 @@ pub struct World {
 }
 
 fn hash_of(store: &KvStore) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    store.hash(&mut h);
-    h.finish()
+    store.digest()
 }
 
 impl World {
@@ -962,7 +960,7 @@ impl World {
         let compared = node.compared_at == applied;
         // The replay follows the chosen log as far as it is contiguous.
         while let Some(batch) = self.chosen.get(&((self.replay_hashes.len() - 1) as Slot)) {
-            for cmd in &batch.0 {
+            for cmd in batch.0.iter() {
                 self.replay.apply(cmd);
             }
             self.replay_hashes.push(hash_of(&self.replay));

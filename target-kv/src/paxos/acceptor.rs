@@ -220,7 +220,7 @@ mod tests {
     }
 
     fn batch(v: &str) -> Batch {
-        Batch(vec![Command {
+        Batch::from(vec![Command {
             client: 1,
             seq: 1,
             op: KvOp::Set {

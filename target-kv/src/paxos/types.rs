@@ -29,8 +29,18 @@ impl Ballot {
 }
 
 /// What a slot holds: a batch of commands (empty: a no-op that fills a gap).
+///
+/// Shared, not copied: a batch travels in every `Accept` and `Chosen` to
+/// every peer, into the acceptor, the log and the WAL record, so a clone is
+/// a reference count. (On the wire and on disk it is the plain list.)
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Batch(pub Vec<Command>);
+pub struct Batch(pub std::sync::Arc<Vec<Command>>);
+
+impl From<Vec<Command>> for Batch {
+    fn from(commands: Vec<Command>) -> Batch {
+        Batch(std::sync::Arc::new(commands))
+    }
+}
 
 /// The state machine after applying every slot below `upto`: what a
 /// replica keeps instead of those slots, and sends to one that lags
@@ -418,7 +428,7 @@ mod tests {
     #[test]
     fn messages_and_records_round_trip_through_postcard() {
         let b = Ballot { round: 3, node: 2 };
-        let batch = Batch(vec![
+        let batch = Batch::from(vec![
             Command {
                 client: 1,
                 seq: 2,

@@ -106,7 +106,7 @@ impl Replica {
         if p.value.is_none() && p.promises.len() >= quorum {
             let value = match p.highest.take() {
                 Some((_, v)) => v,
-                None => Batch(p.ours.clone()),
+                None => Batch::from(p.ours.clone()),
             };
             p.value = Some(value.clone());
             let (ballot, slot) = (p.ballot, p.slot);
@@ -118,7 +118,7 @@ impl Replica {
             }
             if let Some(p) = self.proposal.as_mut() {
                 p.acks.insert(self.cfg.id);
-                p.ours_sent |= value.0 == p.ours;
+                p.ours_sent |= *value.0 == p.ours;
             }
             self.broadcast(
                 &Msg::Accept {

@@ -30,7 +30,7 @@ impl Replica {
             // value took it, they are certainly not chosen and go back to
             // the queue. (Comparing whole batches is enough: a proposer
             // that adopts our value adopts all of it.)
-            if batch.0 != p.ours {
+            if *batch.0 != p.ours {
                 self.requeue(p.ours);
             }
         }
@@ -39,7 +39,7 @@ impl Replica {
                 // A higher ballot chose this slot: we were deposed. Our
                 // commands lost this slot, the only one they were in; say
                 // so honestly (we cannot rule out a retry elsewhere).
-                for cmd in &f.batch.0 {
+                for cmd in f.batch.0.iter() {
                     self.answer(cmd, ErrorCode::LeaderChanged.reply(), out);
                 }
                 if self.role == Role::Leader {
@@ -55,7 +55,7 @@ impl Replica {
     /// Moves `first_unchosen` over contiguous chosen slots and applies them.
     pub(super) fn advance(&mut self, out: &mut Vec<Output>) {
         while let Some(batch) = self.chosen.get(&self.first_unchosen).cloned() {
-            for cmd in &batch.0 {
+            for cmd in batch.0.iter() {
                 let result = self.kv.apply(cmd);
                 self.answer(cmd, Reply::Ok(result), out);
             }

@@ -233,7 +233,7 @@ impl Replica {
         self.promises.clear();
         // Proposed but not chosen: may still be chosen by the next leader.
         for (_, f) in std::mem::take(&mut self.inflight) {
-            for cmd in &f.batch.0 {
+            for cmd in f.batch.0.iter() {
                 self.answer(cmd, ErrorCode::LeaderChanged.reply(), out);
             }
         }

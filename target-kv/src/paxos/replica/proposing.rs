@@ -22,7 +22,8 @@ impl Replica {
                     && self.inflight.len() < self.cfg.inflight_max
                 {
                     let take = self.queue.len().min(self.cfg.batch_max);
-                    let batch = Batch(self.queue.drain(..take).map(|(_, c)| c).collect());
+                    let batch =
+                        Batch::from(self.queue.drain(..take).map(|(_, c)| c).collect::<Vec<_>>());
                     let slot = self.next_slot;
                     self.next_slot += 1;
                     self.send_accept(slot, batch, out);
