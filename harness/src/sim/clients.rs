@@ -223,3 +223,58 @@ pub fn call_result(reply: Reply) -> CallResult {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use workloads::{WorkloadKind, WorkloadOptions};
+
+    fn started(session: u64) -> (SimClient, Arc<dyn Workload>) {
+        let workload: Arc<dyn Workload> = Arc::from(workloads::make(
+            WorkloadKind::Register,
+            &WorkloadOptions::default(),
+        ));
+        let mut c = SimClient::new(0, 1, session, OpStream::new(1, 0));
+        let op = Invocation {
+            f: "write".into(),
+            key: "k0".into(),
+            value: checker::Value::Int(3),
+        };
+        assert!(matches!(c.begin(&workload, op, 1), Started::Send(_)));
+        (c, workload)
+    }
+
+    /// Bug 8 of the review: a session's retry refused definitely while an
+    /// earlier attempt may still be chosen must not be recorded `fail`.
+    #[test]
+    fn a_refused_retry_after_an_indeterminate_attempt_stays_indeterminate() {
+        let (mut c, _w) = started(7);
+        let timeout = Err(StoreError::Indeterminate("timeout".into()));
+        let again = c.answer(1, timeout, 2).expect("answers its attempt");
+        let cmd = again.expect_err("a session client retries");
+        assert_eq!(
+            (cmd.client, cmd.seq),
+            (7, 1),
+            "with the same sequence number"
+        );
+        let refused = Err(StoreError::Definite("503 NoLeader".into()));
+        let done = c.answer(2, refused, 3).expect("answers").expect("done");
+        assert_eq!(done.kind, checker::RecordType::Info, "{done:?}");
+    }
+
+    #[test]
+    fn without_a_session_a_refusal_is_a_failure_and_nothing_is_retried() {
+        let (mut c, _w) = started(0);
+        let refused = Err(StoreError::Definite("503 NoLeader".into()));
+        let done = c.answer(1, refused, 2).expect("answers").expect("done");
+        assert_eq!(done.kind, checker::RecordType::Fail);
+        let (mut c, _w) = started(0);
+        let timeout = Err(StoreError::Indeterminate("timeout".into()));
+        let done = c.answer(1, timeout, 2).expect("answers").expect("done");
+        assert_eq!(done.kind, checker::RecordType::Info);
+        assert!(
+            c.answer(1, Ok(StoreReply::Done), 3).is_none(),
+            "an answer to an old attempt is ignored"
+        );
+    }
+}
