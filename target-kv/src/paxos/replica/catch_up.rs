@@ -95,6 +95,20 @@ impl Replica {
     }
 
     /// One past the highest slot this replica knows to be chosen, here or
+    /// What to tell a proposer that asks about `slot`, already chosen
+    /// here: its value, or the snapshot that holds it.
+    pub(super) fn chosen_answer(&self, slot: Slot) -> Msg {
+        match self.chosen_value(slot) {
+            Some(batch) => Msg::Chosen { slot, batch },
+            None => Msg::InstallSnapshot {
+                snapshot: Snapshot {
+                    upto: self.applied,
+                    store: self.kv.clone(),
+                },
+            },
+        }
+    }
+
     /// at a peer.
     pub(super) fn known_chosen_end(&self) -> Slot {
         let here = self.chosen.keys().next_back().map_or(0, |s| s + 1);

@@ -10,9 +10,7 @@
 
 use super::{Replica, Role};
 use crate::paxos::planted::PlantedBug;
-use crate::paxos::types::{
-    Ballot, Batch, ErrorCode, Mode, Msg, NodeId, Output, ReadMode, Slot, Snapshot,
-};
+use crate::paxos::types::{Ballot, Batch, ErrorCode, Mode, Msg, NodeId, Output, ReadMode, Slot};
 use std::collections::{BTreeMap, BTreeSet};
 
 impl Replica {
@@ -63,15 +61,7 @@ impl Replica {
         }
         if single && slot < self.first_unchosen {
             // Already chosen: tell the proposer instead of promising.
-            let msg = match self.chosen_value(slot) {
-                Some(batch) => Msg::Chosen { slot, batch },
-                None => Msg::InstallSnapshot {
-                    snapshot: Snapshot {
-                        upto: self.applied,
-                        store: self.kv.clone(),
-                    },
-                },
-            };
+            let msg = self.chosen_answer(slot);
             return out.push(Output::Send { to: from, msg });
         }
         let result = if single {

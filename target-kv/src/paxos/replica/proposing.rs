@@ -8,7 +8,7 @@
 
 use super::{InFlight, Replica, Role};
 use crate::paxos::planted::PlantedBug;
-use crate::paxos::types::{Ballot, Batch, Mode, Msg, NodeId, Output, Slot, Snapshot};
+use crate::paxos::types::{Ballot, Batch, Mode, Msg, NodeId, Output, Slot};
 use std::collections::BTreeSet;
 
 impl Replica {
@@ -89,15 +89,7 @@ impl Replica {
                     msg: Msg::Nack { ballot, promised },
                 });
             }
-            let msg = match self.chosen_value(slot) {
-                Some(batch) => Msg::Chosen { slot, batch },
-                None => Msg::InstallSnapshot {
-                    snapshot: Snapshot {
-                        upto: self.applied,
-                        store: self.kv.clone(),
-                    },
-                },
-            };
+            let msg = self.chosen_answer(slot);
             return out.push(Output::Send { to: from, msg });
         }
         match self.acceptor.accept(ballot, slot, &batch) {
