@@ -107,6 +107,9 @@ pub struct Status {
     pub incarnation: u64,
 }
 
+/// How many record buffers a shell keeps between steps.
+const ENCODED_BUFFERS_KEPT: usize = 64;
+
 /// Encodes a record for the log.
 pub fn encode_record(r: &Record) -> Vec<u8> {
     // Sized for a record of one small command, so most need no regrowth.
@@ -152,6 +155,11 @@ pub struct Shell<T> {
     rng: u64,
     /// Scratch for the core's outputs.
     out: Vec<Output>,
+    /// Buffers the step's records are encoded into, kept between steps.
+    encoded: Vec<Vec<u8>>,
+    /// Effects handed back by the driver ([`Shell::recycle`]), whose
+    /// buffers the next step fills instead of allocating new ones.
+    spare: Option<Effects<T>>,
 }
 
 impl<T> Shell<T> {
@@ -174,7 +182,18 @@ impl<T> Shell<T> {
             timers: BTreeMap::new(),
             rng: seed | 1,
             out: Vec::new(),
+            encoded: Vec::new(),
+            spare: None,
         })
+    }
+
+    /// Hands back a step's effects once carried out, so that the next
+    /// step reuses their buffers (a driver that steps thousands of times a
+    /// second, like the simulator, then allocates none).
+    pub fn recycle(&mut self, mut effects: Effects<T>) {
+        effects.sends.clear();
+        effects.replies.clear();
+        self.spare = Some(effects);
     }
 
     /// The replica.
@@ -288,16 +307,23 @@ impl<T> Shell<T> {
                 "role changed"
             );
         }
-        let records: Vec<Vec<u8>> = out
-            .iter()
-            .filter_map(|o| match o {
-                Output::Persist(r) => Some(encode_record(r)),
-                _ => None,
-            })
-            .collect();
-        if !records.is_empty() {
-            disk.append(&records)?;
+        let mut n = 0;
+        for o in &out {
+            if let Output::Persist(r) = o {
+                if n == self.encoded.len() {
+                    self.encoded.push(Vec::with_capacity(96));
+                }
+                let mut buf = std::mem::take(&mut self.encoded[n]);
+                buf.clear();
+                self.encoded[n] = postcard::to_extend(r, buf).expect("records always serialize");
+                n += 1;
+            }
         }
+        if n > 0 {
+            disk.append(&self.encoded[..n])?;
+        }
+        // A rare huge step (a snapshot's worth) does not keep its buffers.
+        self.encoded.truncate(ENCODED_BUFFERS_KEPT);
         // Only the step's last snapshot is written. The rewritten log holds
         // the state after the whole step, which only the last snapshot
         // matches: with two snapshots written in turn, a crash between them
@@ -322,7 +348,7 @@ impl<T> Shell<T> {
                 .collect();
             disk.rewrite(&records)?;
         }
-        let mut effects = Effects::default();
+        let mut effects = self.spare.take().unwrap_or_default();
         for o in out.drain(..) {
             match o {
                 Output::Persist(_) | Output::Snapshot(_) => {}

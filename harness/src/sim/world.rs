@@ -16,15 +16,19 @@ use crate::nemesis::partition::{self, PartitionShape};
 use crate::nemesis::plan::Aim;
 use checker::generate::SplitMix;
 use checker::{Process, Record, RecordType, Value};
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeSet, BinaryHeap};
 use std::fmt::Write as _;
 
 use std::sync::Arc;
 use target_kv::kv::{Command, KvStore};
-use target_kv::paxos::{Batch, Config, Msg, NodeId, Role, Slot};
+use target_kv::paxos::{Batch, Config, Mode, Msg, NodeId, Role, Slot};
 use target_kv::shell::{Effects, Now, Shell};
 use workloads::store::StoreError;
 use workloads::{Completion, Invocation, OpStream, Workload};
+
+/// Bounds the slots the cross-node check tracks (a run fills a few
+/// thousand).
+const CHOSEN_SLOTS_MAX: usize = 1 << 22;
 
 /// Who a node answers: a client and its attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,12 +201,14 @@ pub struct World {
     final_phase: bool,
     healed_at_us: Option<u64>,
     /// Every value known chosen, by slot, across all nodes.
-    chosen: BTreeMap<Slot, Batch>,
+    chosen: Vec<Option<Batch>>,
     /// A replay of the chosen log, and its state's hash after each slot.
     replay: KvStore,
     replay_hashes: Vec<u64>,
     finding: Option<Finding>,
     events: u64,
+    /// Whether the clients have started (once there was a leader).
+    clients_started: bool,
 }
 
 fn hash_of(store: &KvStore) -> u64 {
@@ -262,7 +268,10 @@ impl World {
             nodes,
             clients,
             workload,
-            history: Vec::new(),
+            // An invocation and a completion per operation, with room for
+            // refused attempts and faults, so it seldom grows (a grown
+            // history is copied whole).
+            history: Vec::with_capacity(cfg.ops * 4),
             trace: cfg.trace.then(String::new),
             net: NetFaults::HEALTHY,
             cut: BTreeSet::new(),
@@ -274,18 +283,19 @@ impl World {
             finals: Vec::new(),
             final_phase: false,
             healed_at_us: None,
-            chosen: BTreeMap::new(),
+            chosen: Vec::new(),
             replay: KvStore::default(),
             replay_hashes: vec![hash_of(&KvStore::default())],
             finding: None,
             events: 0,
+            clients_started: false,
         };
         for id in 1..=cfg.nodes as NodeId {
             w.boot(id);
         }
-        for c in 0..cfg.clients {
-            let at = w.rng.below(300_000);
-            w.schedule(at, Event::Wake { client: c });
+        if cfg.mode == Mode::Basic {
+            // Every node proposes for itself: the cluster serves at once.
+            w.start_clients();
         }
         if cfg.faults.iter().any(|f| f.toggled()) {
             let at = w.nemesis_gap_us();
@@ -571,16 +581,48 @@ impl World {
                 }
             }
         }
-        for (to, msg) in effects.sends {
+        let mut effects = effects;
+        for (to, msg) in effects.sends.drain(..) {
             self.send(node, to, msg);
         }
-        for (caller, reply) in effects.replies {
+        for (caller, reply) in effects.replies.drain(..) {
             let result = call_result(reply);
             let d = self.client_delay();
             self.schedule(d, Event::Answer { caller, result });
         }
+        if let Some(shell) = self.node_mut(node).shell.as_mut() {
+            shell.recycle(effects);
+        }
         self.arm_timers(node);
         self.check(node);
+        if !self.clients_started {
+            self.start_clients_once_led(node);
+        }
+    }
+
+    /// With Multi-Paxos the clients start once the cluster has its first
+    /// leader, as the harness's clients start once every node serves a
+    /// read: calls into a cluster still electing are refused, and cost
+    /// events without testing anything.
+    fn start_clients_once_led(&mut self, node: NodeId) {
+        let led = self
+            .node(node)
+            .shell
+            .as_ref()
+            .is_some_and(|s| *s.replica().role() == Role::Leader);
+        if led {
+            self.note(|| format!("n{node} leads: the clients start"));
+            self.start_clients();
+        }
+    }
+
+    /// Wakes every client, within 50 ms of one another.
+    fn start_clients(&mut self) {
+        self.clients_started = true;
+        for c in 0..self.cfg.clients {
+            let at = self.rng.below(50_000);
+            self.schedule(at, Event::Wake { client: c });
+        }
     }
 
     fn send(&mut self, from: NodeId, to: NodeId, msg: Msg) {
@@ -769,16 +811,15 @@ impl World {
     }
 
     fn start_final_reads(&mut self) {
-        let keys: BTreeSet<String> = self
-            .history
-            .iter()
-            .filter(|r| matches!(r.process, Process::Client(_)))
-            .filter_map(|r| match &r.key {
-                Some(Value::Str(k)) => Some(k.clone()),
-                _ => None,
-            })
-            .collect();
-        let keys: Vec<String> = keys.into_iter().collect();
+        // (Inserted one by one: a history names a few keys many times, and
+        // collecting would sort every mention.)
+        let mut keys: BTreeSet<&str> = BTreeSet::new();
+        for r in &self.history {
+            if let (Process::Client(_), Some(Value::Str(k))) = (&r.process, &r.key) {
+                keys.insert(k.as_str());
+            }
+        }
+        let keys: Vec<String> = keys.into_iter().map(str::to_string).collect();
         self.finals = self
             .workload
             .final_ops(&keys)
@@ -941,7 +982,18 @@ impl World {
         let from = node.checked_upto.max(replica.log_start());
         let upto = replica.first_unchosen();
         for (slot, batch) in replica.chosen().range(from..upto) {
-            match self.chosen.get(slot) {
+            let at = *slot as usize;
+            if at > CHOSEN_SLOTS_MAX {
+                // Slots are dense from the first: a run never gets near.
+                self.finding = Some(Finding::Invariant(format!(
+                    "n{id} chose slot {slot}, past any this run can fill"
+                )));
+                return;
+            }
+            if self.chosen.len() <= at {
+                self.chosen.resize(at + 1, None);
+            }
+            match &self.chosen[at] {
                 Some(known) if known != batch => {
                     self.finding = Some(Finding::Invariant(format!(
                         "two values chosen in slot {slot}: n{id} has {}, another node had {}",
@@ -952,14 +1004,14 @@ impl World {
                 }
                 Some(_) => {}
                 None => {
-                    self.chosen.insert(*slot, batch.clone());
+                    self.chosen[at] = Some(batch.clone());
                 }
             }
         }
         let applied = replica.applied();
         let compared = node.compared_at == applied;
         // The replay follows the chosen log as far as it is contiguous.
-        while let Some(batch) = self.chosen.get(&((self.replay_hashes.len() - 1) as Slot)) {
+        while let Some(Some(batch)) = self.chosen.get(self.replay_hashes.len() - 1) {
             for cmd in batch.0.iter() {
                 self.replay.apply(cmd);
             }

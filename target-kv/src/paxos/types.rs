@@ -33,8 +33,23 @@ impl Ballot {
 /// Shared, not copied: a batch travels in every `Accept` and `Chosen` to
 /// every peer, into the acceptor, the log and the WAL record, so a clone is
 /// a reference count. (On the wire and on disk it is the plain list.)
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Batch(pub std::sync::Arc<Vec<Command>>);
+
+impl PartialEq for Batch {
+    /// Equal commands; a batch shared from the same proposal (the usual
+    /// case: one value travels to every acceptor and learner) is equal
+    /// without looking at them.
+    fn eq(&self, other: &Batch) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0) || *self.0 == *other.0
+    }
+}
+
+impl std::hash::Hash for Batch {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state)
+    }
+}
 
 impl From<Vec<Command>> for Batch {
     fn from(commands: Vec<Command>) -> Batch {
