@@ -45,6 +45,13 @@ pub enum Command {
     /// seed passed, 1 some seed failed (each is printed, and written to
     /// the results store), 3 bad usage.
     Sim(SimArgs),
+    /// Measure throughput and latency of several targets side by side.
+    ///
+    /// Targets run interleaved in rounds on fresh clusters; every figure
+    /// is the median over rounds with its range. Writes a table, markdown,
+    /// JSON and plots to STORE/bench/<timestamp>/. Exit status: 0 every
+    /// target measured, 1 some target could not be, 3 bad usage.
+    Bench(BenchArgs),
 }
 
 /// Which cluster `skeptic test` drives.
@@ -390,4 +397,91 @@ fn parse_seed_range(s: &str) -> Result<(u64, u64), String> {
         return Err(format!("the range {a}..{b} is empty"));
     }
     Ok((a, b))
+}
+
+/// Flags of `skeptic bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Targets, comma-separated: multi/log, multi/quorum, multi/lease,
+    /// basic/log, basic/quorum, etcd, external=URL[+URL...] (the bundled
+    /// store's protocol) or external-etcd=URL[+URL...]. Default: the four
+    /// bundled variants, and etcd when its binary is present.
+    #[arg(long, value_delimiter = ',', value_parser = parse_bench_target)]
+    pub targets: Vec<harness::bench::target::TargetSpec>,
+    /// WAL sync policy of the bundled store: always or batch (`never`
+    /// needs --unsafe and is labelled UNSAFE everywhere).
+    #[arg(long, value_enum, default_value_t = target_kv::server::FsyncArg::Batch)]
+    pub fsync: target_kv::server::FsyncArg,
+    /// Allow --fsync never.
+    #[arg(long = "unsafe")]
+    pub allow_unsafe: bool,
+    /// Closed-loop concurrencies.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,64", value_parser = parse_concurrency)]
+    pub concurrency: Vec<usize>,
+    /// Mixes: write, read, mixed (50/50).
+    #[arg(long, value_delimiter = ',', default_value = "write,read,mixed", value_parser = parse_mix)]
+    pub mix: Vec<harness::bench::load::Mix>,
+    /// Seconds measured per point.
+    #[arg(long, default_value_t = 5.0, value_parser = parse_seconds)]
+    pub duration: f64,
+    /// Seconds of warm-up before each point.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_seconds_or_zero)]
+    pub warmup: f64,
+    /// Rounds (each target once per round, interleaved).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub rounds: u64,
+    /// Fault scenario: leader-kill (the default) or none.
+    #[arg(long, default_value = "leader-kill", value_parser = ["leader-kill", "none"])]
+    pub scenario: String,
+    /// Also sweep an open-loop rate for the highest one whose p99 stays
+    /// under --p99-max-ms.
+    #[arg(long)]
+    pub rate_sweep: bool,
+    /// The p99 bound of --rate-sweep, in ms.
+    #[arg(long, default_value_t = 10.0, value_parser = parse_seconds)]
+    pub p99_max_ms: f64,
+    /// Nodes per cluster.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=9))]
+    pub nodes: u64,
+    /// Also write the JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Print each figure's change from an earlier run's JSON.
+    #[arg(long, value_name = "OLD.json")]
+    pub compare: Option<PathBuf>,
+    /// With --compare: compare with this JSON instead of running.
+    #[arg(long, value_name = "NEW.json", requires = "compare")]
+    pub against: Option<PathBuf>,
+    /// The results store: the run goes to DIR/bench/<timestamp>/.
+    #[arg(long, value_name = "DIR", default_value = "store")]
+    pub store: PathBuf,
+}
+
+fn parse_bench_target(s: &str) -> Result<harness::bench::target::TargetSpec, String> {
+    s.parse()
+}
+
+fn parse_mix(s: &str) -> Result<harness::bench::load::Mix, String> {
+    s.parse()
+}
+
+fn parse_concurrency(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?}: a concurrency is 1 to 1024")),
+    }
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 3_600.0 => Ok(v),
+        _ => Err(format!("{s:?}: expected a number above 0 and at most 3600")),
+    }
+}
+
+fn parse_seconds_or_zero(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if (0.0..=3_600.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?}: expected a number from 0 to 3600")),
+    }
 }

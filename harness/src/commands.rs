@@ -1,5 +1,6 @@
 //! One module per subcommand; `run` dispatches.
 
+mod bench;
 mod check;
 mod cluster;
 mod gen_history;
@@ -22,6 +23,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             cluster::run(&args)
         }
         Command::Sim(args) => sim::run(&args),
+        Command::Bench(args) => {
+            target_kv::server::init_logging("warn");
+            bench::run(&args)
+        }
         Command::Test(args) => {
             target_kv::server::init_logging("warn");
             test::run(&args)

@@ -6,6 +6,7 @@
 //! - [`client`]: protocol clients with honest outcome mapping;
 //! - the `workloads` crate: operation streams, their meaning and checkers.
 
+pub mod bench;
 pub mod client;
 pub mod config;
 pub mod db;

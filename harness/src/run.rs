@@ -166,7 +166,7 @@ fn setup_db(
 
 /// Waits until every node serves a read (bounded); a read of a key no
 /// workload uses, not recorded.
-async fn wait_ready(clients: &[Arc<dyn KvClient>], timeout: Duration) -> Result<(), String> {
+pub async fn wait_ready(clients: &[Arc<dyn KvClient>], timeout: Duration) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     for (i, c) in clients.iter().enumerate() {
         loop {

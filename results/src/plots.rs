@@ -11,6 +11,7 @@
 
 mod faults;
 mod latency;
+mod lines;
 mod prepare;
 mod style;
 mod throughput;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub use latency::latency_svg;
+pub use lines::{lines_svg, Axes, Series};
 pub use throughput::throughput_svg;
 
 /// How an operation ended, as far as the client could tell.
