@@ -2,7 +2,9 @@
 //! [`Replica`] and the WAL; it takes client calls, peer messages and timer
 //! firings, feeds them to the core, and carries out what the core asks, in
 //! order: records are made durable (with `--fsync batch`, one fsync per step) before any message
-//! or reply of that step leaves the node.
+//! or reply of that step leaves the node. Peer messages that arrive together
+//! are one step; a step whose records only say what was learned writes them
+//! without a sync (see [`crate::shell::Durable::append`]).
 
 use crate::clock::NodeClock;
 use crate::kv::Command;
@@ -175,8 +177,8 @@ pub async fn start(
             wal,
             fsync: cfg.fsync,
             snapshot_path,
+            transport,
         },
-        transport,
         clock: clock.clone(),
         booted: Instant::now(),
         status: status_tx,
@@ -194,11 +196,13 @@ pub async fn start(
     })
 }
 
-/// The node's disk: the WAL and the snapshot file.
+/// The node's disk: the WAL and the snapshot file; and the transport, so
+/// that a proposer's requests can leave while the WAL syncs.
 struct NodeDisk {
     wal: Wal,
     fsync: FsyncPolicy,
     snapshot_path: PathBuf,
+    transport: Transport<Msg>,
 }
 
 /// A write that failed: the node stops.
@@ -213,10 +217,14 @@ enum DiskError {
 impl Durable for NodeDisk {
     type Error = DiskError;
 
-    fn append(&mut self, records: &[Vec<u8>]) -> Result<(), DiskError> {
+    fn append(&mut self, records: &[Vec<u8>], sync: bool) -> Result<(), DiskError> {
         // `always` syncs each record; `batch` (and `never`) write the
         // step's records together (batch: one fsync for all of them).
-        if self.fsync == FsyncPolicy::Always {
+        // Records the shell does not need synced are written, not synced.
+        if !sync {
+            let slices: Vec<&[u8]> = records.iter().map(|r| r.as_slice()).collect();
+            self.wal.append_batch_unsynced(&slices)?;
+        } else if self.fsync == FsyncPolicy::Always {
             for r in records {
                 self.wal.append(r)?;
             }
@@ -225,6 +233,15 @@ impl Durable for NodeDisk {
             self.wal.append_batch(&slices)?;
         }
         Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), DiskError> {
+        Ok(self.wal.sync()?)
+    }
+
+    fn send_early(&mut self, to: NodeId, msg: Msg) -> Option<(NodeId, Msg)> {
+        self.transport.send(to, msg);
+        None
     }
 
     fn write_snapshot(&mut self, snapshot: &[u8]) -> Result<(), DiskError> {
@@ -241,7 +258,6 @@ impl Durable for NodeDisk {
 struct Core {
     shell: Shell<oneshot::Sender<Reply>>,
     disk: NodeDisk,
-    transport: Transport<Msg>,
     clock: NodeClock,
     /// Monotonic time 0 for the shell's timers.
     booted: Instant,
@@ -251,6 +267,9 @@ struct Core {
 
 /// Most client calls folded into one step (one batch, one fsync).
 const CALLS_PER_STEP: usize = 256;
+
+/// Most peer messages folded into one step (one fsync).
+const MESSAGES_PER_STEP: usize = 256;
 
 impl Core {
     async fn run(
@@ -282,9 +301,19 @@ impl Core {
                     alive = self.carry_out(|shell, disk| shell.submit(now, batch, disk));
                 }
                 msg = inbox.recv() => {
-                    let Some((from, msg)) = msg else { break };
+                    let Some(first) = msg else { break };
+                    // Whatever else has arrived joins this step: one fsync
+                    // for all of it (a follower under load gets Accepts
+                    // faster than it can sync them one by one).
+                    let mut msgs = vec![first];
+                    while msgs.len() < MESSAGES_PER_STEP {
+                        match inbox.try_recv() {
+                            Ok(m) => msgs.push(m),
+                            Err(_) => break,
+                        }
+                    }
                     let now = self.now();
-                    alive = self.carry_out(|shell, disk| shell.deliver(now, from, msg, disk));
+                    alive = self.carry_out(|shell, disk| shell.deliver_many(now, msgs, disk));
                 }
                 _ = tokio::time::sleep_until(sleep_until) => {
                     let now = self.now();
@@ -303,11 +332,11 @@ impl Core {
                     }
                 }
                 _ = reach_tick.tick() => {
-                    let _ = self.reach.send(self.transport.reachable());
+                    let _ = self.reach.send(self.disk.transport.reachable());
                 }
             }
         }
-        self.transport.shutdown().await;
+        self.disk.transport.shutdown().await;
     }
 
     fn now(&self) -> Now {
@@ -334,7 +363,7 @@ impl Core {
             }
         };
         for (to, msg) in effects.sends {
-            self.transport.send(to, msg);
+            self.disk.transport.send(to, msg);
         }
         for (tx, reply) in effects.replies {
             let _ = tx.send(reply);

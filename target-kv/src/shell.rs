@@ -40,8 +40,28 @@ pub struct Now {
 pub trait Durable {
     /// Why a write failed.
     type Error: std::fmt::Display;
-    /// Appends the step's records to the log.
-    fn append(&mut self, records: &[Vec<u8>]) -> Result<(), Self::Error>;
+    /// Appends the step's records to the log; with `sync`, they (and
+    /// everything written before them) are durable when it returns.
+    ///
+    /// Without `sync` they only reach the file: a crash of the machine may
+    /// lose them, as a suffix of the log (the next synced append makes
+    /// them durable too). The shell asks for that only when every record
+    /// of the step says what was learned ([`Record::Chosen`]), which
+    /// safety never rests on: the value is durable at a majority of
+    /// acceptors, so a node that forgets it learns it again.
+    fn append(&mut self, records: &[Vec<u8>], sync: bool) -> Result<(), Self::Error>;
+    /// Offers a message that may leave before the step's records are
+    /// synced: a proposer's request (`Prepare`, `Accept`) claims nothing
+    /// about this node's durable state, so sending it while this node's
+    /// own write is under way lets the peers' fsyncs overlap it. A driver
+    /// that sends it now returns `None`; the default hands it back, and it
+    /// leaves with the step's other messages.
+    fn send_early(&mut self, to: NodeId, msg: Msg) -> Option<(NodeId, Msg)> {
+        Some((to, msg))
+    }
+    /// Makes everything appended so far durable (after appends without
+    /// `sync`).
+    fn sync(&mut self) -> Result<(), Self::Error>;
     /// Replaces the snapshot, atomically.
     fn write_snapshot(&mut self, snapshot: &[u8]) -> Result<(), Self::Error>;
     /// Replaces the whole log with these records, atomically.
@@ -107,6 +127,9 @@ pub struct Status {
     pub incarnation: u64,
 }
 
+/// The most bytes of learned values written without a sync.
+const UNSYNCED_BYTES_MAX: usize = 64 * 1024;
+
 /// How many record buffers a shell keeps between steps.
 const ENCODED_BUFFERS_KEPT: usize = 64;
 
@@ -157,6 +180,8 @@ pub struct Shell<T> {
     out: Vec<Output>,
     /// Buffers the step's records are encoded into, kept between steps.
     encoded: Vec<Vec<u8>>,
+    /// Bytes appended since the last sync.
+    unsynced_bytes: usize,
     /// Effects handed back by the driver ([`Shell::recycle`]), whose
     /// buffers the next step fills instead of allocating new ones.
     spare: Option<Effects<T>>,
@@ -183,8 +208,40 @@ impl<T> Shell<T> {
             rng: seed | 1,
             out: Vec::new(),
             encoded: Vec::new(),
+            unsynced_bytes: 0,
             spare: None,
         })
+    }
+
+    /// Offers the step's proposer requests to the driver before the sync
+    /// ([`Durable::send_early`]); the rest keep their order.
+    fn send_proposals_early<D: Durable>(&mut self, out: Vec<Output>, disk: &mut D) -> Vec<Output> {
+        let is_proposal = |o: &Output| {
+            matches!(
+                o,
+                Output::Send {
+                    msg: Msg::Accept { .. } | Msg::Prepare { .. },
+                    ..
+                }
+            )
+        };
+        if !out.iter().any(is_proposal) {
+            return out;
+        }
+        let mut kept = Vec::with_capacity(out.len());
+        for o in out {
+            match o {
+                Output::Send { to, msg }
+                    if matches!(msg, Msg::Accept { .. } | Msg::Prepare { .. }) =>
+                {
+                    if let Some((to, msg)) = disk.send_early(to, msg) {
+                        kept.push(Output::Send { to, msg });
+                    }
+                }
+                o => kept.push(o),
+            }
+        }
+        kept
     }
 
     /// Hands back a step's effects once carried out, so that the next
@@ -250,6 +307,22 @@ impl<T> Shell<T> {
         self.step(now, Input::Message { from, msg }, Vec::new(), disk)
     }
 
+    /// Messages from peers that arrived together, folded into one step:
+    /// the core takes them in order, and their records share one write
+    /// (one fsync) before any of their messages or replies leave, as if
+    /// they were one message. A busy node thus syncs once for many.
+    pub fn deliver_many<D: Durable>(
+        &mut self,
+        now: Now,
+        msgs: Vec<(NodeId, Msg)>,
+        disk: &mut D,
+    ) -> Result<Effects<T>, D::Error> {
+        let inputs = msgs
+            .into_iter()
+            .map(|(from, msg)| Input::Message { from, msg });
+        self.step_all(now, inputs, Vec::new(), disk)
+    }
+
     /// Fires the earliest timer if it is due (at most one per call, so a
     /// driver can interleave other inputs); `None` when none is due.
     pub fn fire_due<D: Durable>(
@@ -289,6 +362,18 @@ impl<T> Shell<T> {
         callers: Vec<(RequestId, T)>,
         disk: &mut D,
     ) -> Result<Effects<T>, D::Error> {
+        self.step_all(now, std::iter::once(input), callers, disk)
+    }
+
+    /// [`Shell::step`] for several inputs taken in turn by the core, whose
+    /// outputs are carried out together.
+    fn step_all<D: Durable>(
+        &mut self,
+        now: Now,
+        inputs: impl Iterator<Item = Input>,
+        callers: Vec<(RequestId, T)>,
+        disk: &mut D,
+    ) -> Result<Effects<T>, D::Error> {
         for (id, caller) in callers {
             self.pending.insert(id, (now.mono_ms, caller));
         }
@@ -296,7 +381,9 @@ impl<T> Shell<T> {
         // only when it outgrows every earlier one.
         let mut out = std::mem::take(&mut self.out);
         let role_before = *self.replica.role();
-        self.replica.step(now.clock_ms, input, &mut out);
+        for input in inputs {
+            self.replica.step(now.clock_ms, input, &mut out);
+        }
         if *self.replica.role() != role_before {
             // Role changes are rare and are what an operator (or a failing
             // test's log) needs to follow an election.
@@ -308,20 +395,45 @@ impl<T> Shell<T> {
             );
         }
         let mut n = 0;
+        let mut sync = false;
+        let mut bytes = 0;
         for o in &out {
             if let Output::Persist(r) = o {
+                sync |= !matches!(r, Record::Chosen { .. });
                 if n == self.encoded.len() {
                     self.encoded.push(Vec::with_capacity(96));
                 }
                 let mut buf = std::mem::take(&mut self.encoded[n]);
                 buf.clear();
                 self.encoded[n] = postcard::to_extend(r, buf).expect("records always serialize");
+                bytes += self.encoded[n].len();
                 n += 1;
             }
         }
-        if n > 0 {
-            disk.append(&self.encoded[..n])?;
+        // A promise leaves out the accepted values below what the promiser
+        // has learned: what it learned must be durable first, or a machine
+        // crash could leave a chosen value that nobody remembers nor
+        // re-proposes. And the unsynced tail stays short, so that a power
+        // loss tears a few pages at most, which recovery cuts off.
+        let promises = out.iter().any(|o| {
+            matches!(
+                o,
+                Output::Send {
+                    msg: Msg::Promise { .. },
+                    ..
+                }
+            )
+        });
+        sync |= promises || self.unsynced_bytes + bytes > UNSYNCED_BYTES_MAX;
+        if n > 0 && sync {
+            out = self.send_proposals_early(out, disk);
         }
+        if n > 0 {
+            disk.append(&self.encoded[..n], sync)?;
+        } else if sync && self.unsynced_bytes > 0 {
+            disk.sync()?;
+        }
+        self.unsynced_bytes = if sync { 0 } else { self.unsynced_bytes + bytes };
         // A rare huge step (a snapshot's worth) does not keep its buffers.
         self.encoded.truncate(ENCODED_BUFFERS_KEPT);
         // Only the step's last snapshot is written. The rewritten log holds
@@ -347,6 +459,7 @@ impl<T> Shell<T> {
                 .map(encode_record)
                 .collect();
             disk.rewrite(&records)?;
+            self.unsynced_bytes = 0;
         }
         let mut effects = self.spare.take().unwrap_or_default();
         for o in out.drain(..) {
@@ -424,7 +537,7 @@ impl<T> Shell<T> {
 mod tests {
     use super::*;
     use crate::kv::{KvOp, KvStore};
-    use crate::paxos::{Ballot, Batch};
+    use crate::paxos::{Ballot, Batch, Role};
 
     /// A disk in memory that can "crash" before its `fail_at`-th write:
     /// what was written before it stays, the rest never happens.
@@ -448,9 +561,12 @@ mod tests {
 
     impl Durable for MemDisk {
         type Error = String;
-        fn append(&mut self, records: &[Vec<u8>]) -> Result<(), String> {
+        fn append(&mut self, records: &[Vec<u8>], _sync: bool) -> Result<(), String> {
             self.write()?;
             self.wal.extend(records.iter().cloned());
+            Ok(())
+        }
+        fn sync(&mut self) -> Result<(), String> {
             Ok(())
         }
         fn write_snapshot(&mut self, snapshot: &[u8]) -> Result<(), String> {
@@ -579,5 +695,149 @@ mod tests {
             second.next_id > first.next_id,
             "ids never repeat across lives"
         );
+    }
+
+    /// A disk that knows what is synced, and logs each write and early
+    /// message in order.
+    #[derive(Default)]
+    struct SyncDisk {
+        wal: Vec<Vec<u8>>,
+        durable: usize,
+        log: Vec<String>,
+    }
+
+    impl Durable for SyncDisk {
+        type Error = String;
+        fn append(&mut self, records: &[Vec<u8>], sync: bool) -> Result<(), String> {
+            self.wal.extend(records.iter().cloned());
+            if sync {
+                self.durable = self.wal.len();
+            }
+            self.log.push(format!("append sync={sync}"));
+            Ok(())
+        }
+        fn sync(&mut self) -> Result<(), String> {
+            self.durable = self.wal.len();
+            self.log.push("sync".into());
+            Ok(())
+        }
+        fn send_early(&mut self, to: NodeId, msg: Msg) -> Option<(NodeId, Msg)> {
+            let kind = format!("{msg:?}");
+            let kind = kind.split([' ', '{']).next().unwrap_or("").to_string();
+            self.log.push(format!("early {kind} to {to}"));
+            None
+        }
+        fn write_snapshot(&mut self, _: &[u8]) -> Result<(), String> {
+            Ok(())
+        }
+        fn rewrite(&mut self, records: &[Vec<u8>]) -> Result<(), String> {
+            self.wal = records.to_vec();
+            self.durable = self.wal.len();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn learned_values_wait_for_a_sync_but_never_behind_a_promise() {
+        let cfg = Config::new(3, vec![1, 2, 3]);
+        let b = Ballot { round: 1, node: 1 };
+        let mut disk = SyncDisk::default();
+        let mut shell: Shell<()> = Shell::recover(cfg, None, None, &[], 1).expect("fresh");
+        shell.start(now(), &mut disk).expect("ok");
+        let prepare = Msg::Prepare {
+            ballot: b,
+            from: 0,
+            single: false,
+        };
+        shell.deliver(now(), 1, prepare.clone(), &mut disk).expect("ok");
+        let accept = Msg::Accept {
+            ballot: b,
+            slot: 0,
+            batch: batch(0),
+        };
+        shell.deliver(now(), 1, accept, &mut disk).expect("ok");
+        assert_eq!(disk.durable, disk.wal.len(), "promises and accepts are synced");
+        let chosen = Msg::Chosen {
+            slot: 0,
+            batch: batch(0),
+        };
+        shell.deliver(now(), 1, chosen, &mut disk).expect("ok");
+        assert_eq!(shell.replica().applied(), 1);
+        assert!(
+            disk.durable < disk.wal.len(),
+            "what was learned is written, not synced: {:?}",
+            disk.log
+        );
+        // A duplicated Prepare: its promise writes nothing new, but it tells
+        // the candidate that slot 0 is chosen (and leaves its value out), so
+        // what was learned must be durable before it leaves.
+        let fx = shell.deliver(now(), 1, prepare, &mut disk).expect("ok");
+        let promise = fx.sends.iter().find_map(|(_, m)| match m {
+            Msg::Promise { chosen_upto, .. } => Some(*chosen_upto),
+            _ => None,
+        });
+        assert_eq!(promise, Some(1), "{:?}", fx.sends);
+        assert_eq!(disk.durable, disk.wal.len(), "{:?}", disk.log);
+    }
+
+    #[test]
+    fn a_leader_sends_its_accepts_before_its_own_write() {
+        let cfg = Config::new(1, vec![1, 2, 3]);
+        let mut disk = SyncDisk::default();
+        let mut shell: Shell<u32> = Shell::recover(cfg, None, None, &[], 1).expect("fresh");
+        shell.start(now(), &mut disk).expect("ok");
+        let late = Now {
+            mono_ms: 60_000,
+            clock_ms: 60_000,
+        };
+        while let Some(r) = shell.fire_due(late, &mut disk) {
+            r.expect("ok");
+            if *shell.replica().role() != Role::Follower {
+                break;
+            }
+        }
+        let ballot = shell.replica().ballot();
+        assert!(
+            disk.log.iter().any(|l| l.starts_with("early Prepare")),
+            "the candidate's prepares leave before its own promise is synced: {:?}",
+            disk.log
+        );
+        let promise = Msg::Promise {
+            ballot,
+            from: 0,
+            accepted: vec![],
+            chosen_upto: 0,
+        };
+        shell.deliver(late, 2, promise, &mut disk).expect("ok");
+        assert_eq!(shell.replica().role(), &Role::Leader);
+        disk.log.clear();
+        let set = Command {
+            client: 9,
+            seq: 1,
+            op: KvOp::Set {
+                key: "k".into(),
+                value: "v".into(),
+            },
+        };
+        let fx = shell.submit(late, vec![(set, 7)], &mut disk).expect("ok");
+        assert!(
+            !fx.sends.iter().any(|(_, m)| matches!(m, Msg::Accept { .. })),
+            "no Accept waits for the write"
+        );
+        let first_append = disk
+            .log
+            .iter()
+            .position(|l| l.starts_with("append"))
+            .expect("the leader's own accept is written");
+        let accepts: Vec<usize> = disk
+            .log
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.starts_with("early Accept"))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(accepts.len(), 2, "one to each peer: {:?}", disk.log);
+        assert!(accepts.iter().all(|i| *i < first_append), "{:?}", disk.log);
+        assert_eq!(disk.log[first_append], "append sync=true");
     }
 }

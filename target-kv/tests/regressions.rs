@@ -202,8 +202,11 @@ struct MemDisk {
 
 impl Durable for MemDisk {
     type Error = String;
-    fn append(&mut self, records: &[Vec<u8>]) -> Result<(), String> {
+    fn append(&mut self, records: &[Vec<u8>], _sync: bool) -> Result<(), String> {
         self.wal.extend(records.iter().cloned());
+        Ok(())
+    }
+    fn sync(&mut self) -> Result<(), String> {
         Ok(())
     }
     fn write_snapshot(&mut self, snapshot: &[u8]) -> Result<(), String> {

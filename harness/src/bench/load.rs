@@ -136,7 +136,7 @@ fn op_for(mix: Mix, worker: u64, n: u64) -> StoreOp {
     let write = match mix {
         Mix::Write => true,
         Mix::Read => false,
-        Mix::Mixed => n % 2 == 0,
+        Mix::Mixed => n.is_multiple_of(2),
     };
     if write {
         let mut value = format!("{worker}-{n}-");

@@ -1,9 +1,11 @@
 //! A simulated disk: the WAL's bytes and the snapshot file, in memory,
 //! framed and recovered by the real WAL code. A crash may be armed to hit
-//! during the next write: an append then leaves a random prefix of its
-//! bytes (the last frame possibly torn), a snapshot or log rewrite leaves
-//! the old file (both are atomic renames on a real disk), and the write
-//! fails, so the node's step produces nothing.
+//! during the next write: an append then fails (the node's step produces
+//! nothing), and a snapshot or log rewrite leaves the old file (both are
+//! atomic renames on a real disk). Whenever the node crashes
+//! ([`SimDisk::crash`]), what was written but not synced keeps only a
+//! random prefix: the last frame possibly torn, unsynced records before
+//! it possibly gone.
 
 use checker::generate::SplitMix;
 use std::path::Path;
@@ -15,6 +17,8 @@ use target_kv::storage::{encode_frames, recover_bytes};
 pub struct SimDisk {
     /// The log file's bytes, exactly as the node would write them.
     wal: Vec<u8>,
+    /// How many of them are synced (a crash keeps them all).
+    synced: usize,
     /// The snapshot file.
     snapshot: Option<Vec<u8>>,
     /// A crash armed for the next write, with the randomness it uses.
@@ -22,13 +26,16 @@ pub struct SimDisk {
     /// What the last write did, for the trace (words only when asked:
     /// formatting on every write would cost more than the write).
     pub last_write: Option<Write>,
+    /// Proposer requests the step sent before its write (the world puts
+    /// them on the network first, whether the write then crashes or not).
+    pub early: Vec<(target_kv::paxos::NodeId, target_kv::paxos::Msg)>,
 }
 
 /// A write, for the trace.
 #[derive(Clone, Copy, Debug)]
 pub enum Write {
-    /// Records appended.
-    Append(usize),
+    /// Records appended, and whether they were synced.
+    Append(usize, bool),
     /// A snapshot of this many bytes.
     Snapshot(usize),
     /// The log rewritten with this many records.
@@ -38,7 +45,8 @@ pub enum Write {
 impl std::fmt::Display for Write {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Write::Append(n) => write!(f, "append {n} records"),
+            Write::Append(n, true) => write!(f, "append {n} records"),
+            Write::Append(n, false) => write!(f, "append {n} records (not synced)"),
             Write::Snapshot(n) => write!(f, "snapshot of {n} bytes"),
             Write::Rewrite(n) => write!(f, "log rewritten with {n} records"),
         }
@@ -75,6 +83,16 @@ impl SimDisk {
         self.armed.is_some()
     }
 
+    /// The node crashed: of what was written since the last sync, only a
+    /// prefix chosen by `seed` survives.
+    pub fn crash(&mut self, seed: u64) {
+        let unsynced = self.wal.len() - self.synced;
+        if unsynced > 0 {
+            let kept = SplitMix::new(seed).below(unsynced as u64 + 1) as usize;
+            self.wal.truncate(self.synced + kept);
+        }
+    }
+
     /// What a restarting node reads: the snapshot, and the log's intact
     /// records. A torn tail is cut off, as `Wal::open` does; corruption is
     /// an error (a crash can never cause it).
@@ -82,6 +100,8 @@ impl SimDisk {
         let (records, valid) =
             recover_bytes(Path::new("wal.log"), &self.wal).map_err(|e| e.to_string())?;
         self.wal.truncate(valid as usize);
+        // What survived the crash is on the disk now.
+        self.synced = self.wal.len();
         Ok((self.snapshot.clone(), records))
     }
 
@@ -93,23 +113,39 @@ impl SimDisk {
 impl Durable for SimDisk {
     type Error = Crashed;
 
-    fn append(&mut self, records: &[Vec<u8>]) -> Result<(), Crashed> {
-        let before = self.wal.len();
+    fn send_early(
+        &mut self,
+        to: target_kv::paxos::NodeId,
+        msg: target_kv::paxos::Msg,
+    ) -> Option<(target_kv::paxos::NodeId, target_kv::paxos::Msg)> {
+        self.early.push((to, msg));
+        None
+    }
+
+    fn append(&mut self, records: &[Vec<u8>], sync: bool) -> Result<(), Crashed> {
         encode_frames(records.iter().map(|r| r.as_slice()), &mut self.wal);
-        if let Some(mut rng) = self.crash_hits() {
-            // Not synced: any prefix of what was written may survive,
-            // cutting the last frame anywhere.
-            let written = self.wal.len() - before;
-            let kept = rng.below(written as u64 + 1) as usize;
-            self.wal.truncate(before + kept);
-            let what = format!(
-                "append of {} records torn after {kept} of {written} bytes",
-                records.len()
-            );
+        if self.crash_hits().is_some() {
+            // The write was under way: [`SimDisk::crash`], which the
+            // crash that follows calls, decides how much of it is left.
             self.last_write = None;
-            return Err(Crashed(what));
+            return Err(Crashed(format!(
+                "append of {} records{} torn",
+                records.len(),
+                if sync { "" } else { " (not to be synced)" }
+            )));
         }
-        self.last_write = Some(Write::Append(records.len()));
+        if sync {
+            self.synced = self.wal.len();
+        }
+        self.last_write = Some(Write::Append(records.len(), sync));
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), Crashed> {
+        if self.crash_hits().is_some() {
+            return Err(Crashed("during a sync".into()));
+        }
+        self.synced = self.wal.len();
         Ok(())
     }
 
@@ -128,6 +164,7 @@ impl Durable for SimDisk {
         }
         self.wal.clear();
         encode_frames(records.iter().map(|r| r.as_slice()), &mut self.wal);
+        self.synced = self.wal.len();
         self.last_write = Some(Write::Rewrite(records.len()));
         Ok(())
     }
@@ -138,24 +175,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_torn_append_loses_only_its_own_records() {
+    fn a_crash_loses_only_what_was_not_synced() {
         let mut d = SimDisk::default();
-        d.append(&[b"one".to_vec(), b"two".to_vec()])
+        d.append(&[b"one".to_vec(), b"two".to_vec()], true)
             .expect("no crash");
+        d.append(&[b"learned".to_vec()], false).expect("no crash");
+        let mut lost_some = false;
         for seed in 0..50 {
             let mut torn = d.clone();
             torn.arm_crash(seed);
-            assert!(torn.append(&[b"three".to_vec(), b"four".to_vec()]).is_err());
+            assert!(torn
+                .append(&[b"three".to_vec(), b"four".to_vec()], true)
+                .is_err());
+            torn.crash(seed);
             let (_, records) = torn.recover().expect("a torn tail is not corruption");
-            assert!(records.len() >= 2 && records.len() <= 4, "{seed}");
+            assert!(records.len() >= 2 && records.len() <= 5, "{seed}");
             assert_eq!(&records[..2], &[b"one".to_vec(), b"two".to_vec()]);
+            lost_some |= records.len() == 2;
         }
+        assert!(
+            lost_some,
+            "the unsynced record can be lost with the torn ones"
+        );
+        // A synced append makes what came before it durable too.
+        d.append(&[b"three".to_vec()], true).expect("no crash");
+        d.crash(7);
+        assert_eq!(d.recover().expect("ok").1.len(), 4);
     }
 
     #[test]
     fn a_crash_before_a_rename_keeps_the_old_file() {
         let mut d = SimDisk::default();
-        d.append(&[b"a".to_vec()]).expect("ok");
+        d.append(&[b"a".to_vec()], true).expect("ok");
         d.arm_crash(1);
         assert!(d.write_snapshot(b"snap").is_err());
         assert_eq!(d.recover().expect("ok").0, None);

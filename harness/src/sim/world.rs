@@ -482,6 +482,36 @@ impl World {
         self.after_step(to, r);
     }
 
+    /// Messages that reached `to` together, as one step (those a
+    /// partition now cuts are dropped).
+    fn deliver_together(&mut self, to: NodeId, msgs: Vec<(NodeId, Msg)>) {
+        if self.crashed.contains(&to) || self.finding.is_some() {
+            return;
+        }
+        let msgs: Vec<(NodeId, Msg)> = msgs
+            .into_iter()
+            .filter(|(from, _)| {
+                !self.cut.contains(&(*from, to)) && !self.oneway.contains(&(*from, to))
+            })
+            .collect();
+        if msgs.is_empty() {
+            return;
+        }
+        if self.tracing() {
+            for (from, msg) in &msgs {
+                let m = short(msg);
+                self.note(|| format!("n{from} -> n{to} {m} (together)"));
+            }
+        }
+        let now = self.now_of(to);
+        let n = self.node_mut(to);
+        let Some(shell) = n.shell.as_mut() else {
+            return;
+        };
+        let r = shell.deliver_many(now, msgs, &mut n.disk);
+        self.after_step(to, r);
+    }
+
     fn call(&mut self, node: NodeId, caller: Caller, command: Command) {
         if self.crashed.contains(&node) {
             // Nobody listens: refused before anything was sent.
@@ -554,6 +584,11 @@ impl World {
     /// Carries out a node's step: its messages onto the network, its
     /// answers back to the clients; then checks the invariants.
     fn after_step(&mut self, node: NodeId, r: Result<Effects<Caller>, super::disk::Crashed>) {
+        // Sent before the step's write: they are out even if it crashed.
+        let early = std::mem::take(&mut self.node_mut(node).disk.early);
+        for (to, msg) in early {
+            self.send(node, to, msg);
+        }
         let effects = match r {
             Ok(e) => e,
             Err(crashed) => {
@@ -886,6 +921,8 @@ impl World {
         n.shell = Some(shell);
         n.timer_at_us = None;
         n.compared_at = u64::MAX;
+        // It may have forgotten what it learned: cross-check it afresh.
+        n.checked_upto = 0;
         let life = n.life;
         self.note(|| format!("n{id} starts (life {life})"));
         let now = self.now_of(id);
@@ -912,6 +949,10 @@ impl World {
         n.paused = false;
         n.backlog.clear();
         n.disk.disarm();
+        // The machine went down: what was not synced may be gone.
+        let seed = self.rng.next_u64();
+        self.node_mut(id).disk.crash(seed);
+        let n = self.node_mut(id);
         n.timer_at_us = None;
         // Calls in flight there lose their connection: nobody knows
         // whether they took effect.
@@ -956,9 +997,21 @@ impl World {
         }
         let n = self.node_mut(id);
         n.paused = false;
+        // What waited for it arrives at once, as a real node's inbox
+        // after a pause: its messages are one step (the node folds up to
+        // 256 messages that arrived together into one), the rest in turn.
         let backlog = std::mem::take(&mut n.backlog);
+        let mut msgs = Vec::new();
         for event in backlog {
-            self.schedule(0, event);
+            match event {
+                Event::Deliver { from, to, msg } if to == id => msgs.push((from, msg)),
+                other => self.schedule(0, other),
+            }
+        }
+        while !msgs.is_empty() {
+            let rest = msgs.split_off(msgs.len().min(256));
+            self.deliver_together(id, msgs);
+            msgs = rest;
         }
         // Its timers are overdue.
         self.node_mut(id).timer_at_us = None;

@@ -345,6 +345,35 @@ impl Wal {
     ///
     /// As for [`Wal::append`].
     pub fn append_batch(&mut self, payloads: &[&[u8]]) -> Result<(), WalError> {
+        self.write_batch(payloads, self.policy.syncs())
+    }
+
+    /// Appends records without syncing, whatever the policy: they reach
+    /// the file (a crash of the process keeps them) but a crash of the
+    /// machine may lose them, as a suffix of the log, until the next
+    /// synced append makes them durable with it. For records safety does
+    /// not rest on (what a replica learned, which it can learn again).
+    pub fn append_batch_unsynced(&mut self, payloads: &[&[u8]]) -> Result<(), WalError> {
+        self.write_batch(payloads, false)
+    }
+
+    /// Makes every record appended so far durable (a no-op with
+    /// [`FsyncPolicy::Never`]).
+    pub fn sync(&mut self) -> Result<(), WalError> {
+        self.check_usable()?;
+        if !self.policy.syncs() {
+            return Ok(());
+        }
+        self.file.sync_data().map_err(|source| {
+            self.poisoned = true;
+            WalError::Io {
+                path: self.path.clone(),
+                source,
+            }
+        })
+    }
+
+    fn write_batch(&mut self, payloads: &[&[u8]], sync: bool) -> Result<(), WalError> {
         self.check_usable()?;
         for payload in payloads {
             self.check_size(payload)?;
@@ -362,13 +391,7 @@ impl Wal {
                 write_frame(&mut self.file, &mut self.frame_buf, payload)
             })
             .and_then(|()| flush_frames(&mut self.file, &mut self.frame_buf))
-            .and_then(|()| {
-                if self.policy.syncs() {
-                    self.file.sync_data()
-                } else {
-                    Ok(())
-                }
-            });
+            .and_then(|()| if sync { self.file.sync_data() } else { Ok(()) });
         if let Err(source) = result {
             // Part of the batch may be on disk, and after a failed fsync the
             // kernel may have dropped dirty pages: the file's state is unknown.
