@@ -347,7 +347,8 @@ impl Core {
     }
 
     /// Runs one shell step and carries out its effects; false when the
-    /// node must stop (its disk failed: nothing of the step leaves).
+    /// node must stop (its disk failed: nothing more of the step leaves;
+    /// only its proposer requests may have gone ahead of the write).
     fn carry_out(
         &mut self,
         step: impl FnOnce(

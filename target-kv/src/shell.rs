@@ -749,14 +749,20 @@ mod tests {
             from: 0,
             single: false,
         };
-        shell.deliver(now(), 1, prepare.clone(), &mut disk).expect("ok");
+        shell
+            .deliver(now(), 1, prepare.clone(), &mut disk)
+            .expect("ok");
         let accept = Msg::Accept {
             ballot: b,
             slot: 0,
             batch: batch(0),
         };
         shell.deliver(now(), 1, accept, &mut disk).expect("ok");
-        assert_eq!(disk.durable, disk.wal.len(), "promises and accepts are synced");
+        assert_eq!(
+            disk.durable,
+            disk.wal.len(),
+            "promises and accepts are synced"
+        );
         let chosen = Msg::Chosen {
             slot: 0,
             batch: batch(0),
@@ -821,7 +827,9 @@ mod tests {
         };
         let fx = shell.submit(late, vec![(set, 7)], &mut disk).expect("ok");
         assert!(
-            !fx.sends.iter().any(|(_, m)| matches!(m, Msg::Accept { .. })),
+            !fx.sends
+                .iter()
+                .any(|(_, m)| matches!(m, Msg::Accept { .. })),
             "no Accept waits for the write"
         );
         let first_append = disk

@@ -30,8 +30,16 @@ const BODY_EXCERPT_CHARS_MAX: usize = 200;
 #[derive(Clone, Debug)]
 pub struct EtcdClient {
     http: reqwest::Client,
-    base: String,
+    urls: super::Urls,
 }
+
+/// The gateway's paths this client uses.
+const PATHS: [&str; 4] = [
+    "/v3/kv/range",
+    "/v3/kv/put",
+    "/v3/kv/txn",
+    "/v3/kv/deleterange",
+];
 
 impl EtcdClient {
     /// A client for `base` (`http://127.0.0.1:PORT`, a member's client
@@ -39,14 +47,14 @@ impl EtcdClient {
     pub fn new(base: &str, timeout: Duration) -> Result<EtcdClient, reqwest::Error> {
         Ok(EtcdClient {
             http: http_client(timeout)?,
-            base: base.trim_end_matches('/').to_string(),
+            urls: super::Urls::new(base, &PATHS),
         })
     }
 
     async fn post(&self, path: &str, body: &Json) -> Result<(u16, Json), StoreError> {
         let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
+            .urls
+            .post(&self.http, path)
             .header(REQUIRE_LEADER_HEADER, "true")
             .json(body)
             .send()

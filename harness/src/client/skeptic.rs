@@ -1,7 +1,7 @@
 //! The bundled store's HTTP/JSON API (see `target-kv/README.md`), which is
 //! also the protocol an external store implements to be tested.
 
-use super::{http_client, transport_error};
+use super::{http_client, transport_error, Urls};
 use serde_json::{json, Value as Json};
 use std::time::Duration;
 use workloads::store::{BoxFuture, KvClient, StoreError, StoreOp, StoreReply};
@@ -10,22 +10,31 @@ use workloads::store::{BoxFuture, KvClient, StoreError, StoreOp, StoreReply};
 #[derive(Clone, Debug)]
 pub struct SkepticClient {
     http: reqwest::Client,
-    base: String,
+    urls: Urls,
 }
+
+/// The API's paths.
+const PATHS: [&str; 5] = [
+    "/kv/get",
+    "/kv/set",
+    "/kv/cas",
+    "/kv/contains",
+    "/kv/remove",
+];
 
 impl SkepticClient {
     /// A client for `base` (`http://127.0.0.1:PORT`).
     pub fn new(base: &str, timeout: Duration) -> Result<SkepticClient, reqwest::Error> {
         Ok(SkepticClient {
             http: http_client(timeout)?,
-            base: base.trim_end_matches('/').to_string(),
+            urls: Urls::new(base, &PATHS),
         })
     }
 
     async fn post(&self, path: &str, body: Json) -> Result<(u16, Json), StoreError> {
         let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
+            .urls
+            .post(&self.http, path)
             .json(&body)
             .send()
             .await
