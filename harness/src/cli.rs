@@ -52,6 +52,14 @@ pub enum Command {
     /// JSON and plots to STORE/bench/<timestamp>/. Exit status: 0 every
     /// target measured, 1 some target could not be, 3 bad usage.
     Bench(BenchArgs),
+    /// Run a campaign: a matrix of tests and simulator ranges from a TOML
+    /// file, each as its own process, with a summary, JSON and JUnit.
+    ///
+    /// Exit status: 0 every run showed what it had to; 1 a correct variant
+    /// was not linearizable, or a variant that must be caught was not; 2
+    /// (with --strict) an unknown verdict or a run that crashed or could
+    /// not start; 3 bad usage.
+    Campaign(CampaignArgs),
 }
 
 /// Which cluster `skeptic test` drives.
@@ -484,4 +492,66 @@ fn parse_seconds_or_zero(s: &str) -> Result<f64, String> {
         Ok(v) if (0.0..=3_600.0).contains(&v) => Ok(v),
         _ => Err(format!("{s:?}: expected a number from 0 to 3600")),
     }
+}
+
+/// Flags of `skeptic campaign`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CampaignArgs {
+    /// `merge`: combine shards' results.
+    #[command(subcommand)]
+    pub merge: Option<CampaignCmd>,
+    /// The campaign file (TOML).
+    pub file: Option<PathBuf>,
+    /// Run only the K-th of N disjoint slices of the matrix (1-based).
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<(usize, usize)>,
+    /// Unknown verdicts and runs that crashed or could not start fail the
+    /// campaign too.
+    #[arg(long)]
+    pub strict: bool,
+    /// Runs at once (default: the file's `jobs`).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// The results store: the campaign goes to DIR/campaign-<name>/<timestamp>/.
+    #[arg(long, value_name = "DIR", default_value = "store")]
+    pub store: PathBuf,
+    /// List the runs (with their shard) and run nothing.
+    #[arg(long)]
+    pub list: bool,
+}
+
+/// `skeptic campaign` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CampaignCmd {
+    /// Combine the results of a campaign's shards into one summary and one
+    /// JUnit file.
+    Merge(MergeArgs),
+}
+
+/// Flags of `skeptic campaign merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// Each shard's campaign directory (holding campaign.json), or a store
+    /// whose campaign-*/latest directories are taken.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Unknown verdicts and errors fail the merged campaign too.
+    #[arg(long)]
+    pub strict: bool,
+    /// The results store: the merged summary goes to DIR/campaign-<name>-merged/<timestamp>/.
+    #[arg(long, value_name = "DIR", default_value = "store")]
+    pub store: PathBuf,
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (k, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?}: expected K/N, e.g. 2/4"))?;
+    let k: usize = k.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
+    let n: usize = n.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("{s:?}: K is 1 to N"));
+    }
+    Ok((k, n))
 }

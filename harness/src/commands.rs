@@ -1,6 +1,7 @@
 //! One module per subcommand; `run` dispatches.
 
 mod bench;
+mod campaign;
 mod check;
 mod cluster;
 mod gen_history;
@@ -23,6 +24,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             cluster::run(&args)
         }
         Command::Sim(args) => sim::run(&args),
+        Command::Campaign(args) => campaign::run(&args),
         Command::Bench(args) => {
             target_kv::server::init_logging("warn");
             bench::run(&args)

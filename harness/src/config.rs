@@ -27,6 +27,16 @@ impl Target {
             Target::External => "external",
         }
     }
+
+    /// Whether its nodes have the bundled store's fault hooks.
+    pub fn has_fault_hooks(self) -> bool {
+        self == Target::Bundled
+    }
+
+    /// Whether this harness starts its processes (and can kill them).
+    pub fn controls_processes(self) -> bool {
+        matches!(self, Target::Bundled | Target::Etcd)
+    }
 }
 
 /// Everything a test run needs.

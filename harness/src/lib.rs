@@ -7,6 +7,7 @@
 //! - the `workloads` crate: operation streams, their meaning and checkers.
 
 pub mod bench;
+pub mod campaign;
 pub mod client;
 pub mod config;
 pub mod db;

@@ -80,10 +80,27 @@ pub struct Nemesis {
 
 /// Why a fault cannot be used on a cluster.
 pub fn unsupported(db: &dyn Db, kinds: &[FaultKind]) -> Option<String> {
+    unsupported_by(
+        db.name(),
+        db.fault_url(0).is_some(),
+        db.controls_processes(),
+        kinds,
+    )
+}
+
+/// [`unsupported`] for a target known only by what it offers: its fault
+/// hooks, and whether this harness starts its processes. Used to refuse a
+/// run before anything starts.
+pub fn unsupported_by(
+    name: &str,
+    fault_hooks: bool,
+    controls_processes: bool,
+    kinds: &[FaultKind],
+) -> Option<String> {
     for k in kinds {
         let ok = match k {
-            FaultKind::Partition | FaultKind::Clock => db.fault_url(0).is_some(),
-            FaultKind::Kill | FaultKind::Pause => db.controls_processes(),
+            FaultKind::Partition | FaultKind::Clock => fault_hooks,
+            FaultKind::Kill | FaultKind::Pause => controls_processes,
         };
         if !ok {
             let why = match k {
@@ -93,8 +110,7 @@ pub fn unsupported(db: &dyn Db, kinds: &[FaultKind]) -> Option<String> {
                 _ => "it needs nodes this harness started",
             };
             return Some(format!(
-                "the {} target cannot take {} faults: {why}",
-                db.name(),
+                "the {name} target cannot take {} faults: {why}",
                 k.name()
             ));
         }

@@ -379,6 +379,17 @@ pub async fn run(
 ) -> Result<Outcome, RunError> {
     config.validate().map_err(RunError::Config)?;
     let kind: WorkloadKind = config.workload.parse().map_err(RunError::Config)?;
+    // Refused before anything starts: no cluster, no run directory, and
+    // `latest` still points where it did.
+    let t = config.target;
+    if let Some(why) = crate::nemesis::unsupported_by(
+        t.name(),
+        t.has_fault_hooks(),
+        t.controls_processes(),
+        &config.nemesis,
+    ) {
+        return Err(RunError::Config(why));
+    }
     let dir =
         RunDir::create(&config.store, &config.name).map_err(|e| RunError::Setup(e.to_string()))?;
     let mut stored = serde_json::to_value(config).map_err(|e| RunError::Results(e.to_string()))?;

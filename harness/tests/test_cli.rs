@@ -425,6 +425,149 @@ fn bad_usage_exits_3_with_a_message() {
     assert!(no_process_mentions(store.path()));
 }
 
+#[test]
+fn a_refused_configuration_starts_nothing_and_writes_nothing() {
+    let _one = exclusive();
+    let store = tempfile::tempdir().expect("tempdir");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--target", "etcd", "--nemesis", "partition"],
+            "cannot take partition faults",
+        ),
+        (
+            &["--target", "etcd", "--nemesis", "clock"],
+            "cannot take clock faults",
+        ),
+        (
+            &[
+                "--target",
+                "external",
+                "--addresses",
+                "127.0.0.1:9",
+                "--nemesis",
+                "pause",
+            ],
+            "cannot take pause faults",
+        ),
+    ];
+    for (args, message) in cases {
+        let o = run_test(store.path(), args);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(message),
+            "{args:?}: {}",
+            text(&o)
+        );
+        let left: Vec<_> = std::fs::read_dir(store.path())
+            .expect("the store directory")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "{args:?} wrote {left:?}");
+        assert!(
+            no_process_mentions(store.path()),
+            "{args:?} started a process"
+        );
+    }
+}
+
+/// Polls (bounded) until `done` holds; false if it never did.
+fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    done()
+}
+
+/// `kill -9` of the harness leaves no node behind: every child is tied
+/// to it (PR_SET_PDEATHSIG), for `skeptic test` of the bundled store and
+/// of etcd, and for `skeptic cluster`.
+#[test]
+fn a_harness_killed_with_sigkill_leaves_no_node_behind() {
+    let _one = exclusive();
+    let mut runs: Vec<(&str, Vec<String>)> = vec![
+        (
+            "test",
+            vec![
+                "--time-limit".into(),
+                "60".into(),
+                "--nemesis".into(),
+                "none".into(),
+            ],
+        ),
+        ("cluster", vec![]),
+    ];
+    if Path::new("/usr/bin/etcd").exists() || which("etcd") {
+        runs.push((
+            "test",
+            [
+                "--target",
+                "etcd",
+                "--time-limit",
+                "60",
+                "--nemesis",
+                "none",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ));
+    } else {
+        eprintln!("etcd is not installed: its part of this test is skipped");
+    }
+    for (command, args) in runs {
+        let store = tempfile::tempdir().expect("tempdir");
+        let mut harness = skeptic();
+        harness.arg(command);
+        if command == "test" {
+            harness.arg("--store").arg(store.path());
+        } else {
+            harness.arg("--data-dir").arg(store.path());
+        }
+        let child = harness
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starts");
+        // Should an assertion fail, the harness still goes (and takes its
+        // nodes with it).
+        struct KillOnDrop(std::process::Child);
+        impl Drop for KillOnDrop {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        let mut child = KillOnDrop(child);
+        let started = eventually(Duration::from_secs(30), || {
+            // Three nodes (`processes_mentioning` leaves `skeptic test`
+            // itself out; `skeptic cluster` counts too, so at least 3).
+            processes_mentioning(store.path()).len() >= 3
+        });
+        assert!(started, "{command} {args:?}: its nodes never appeared");
+        child.0.kill().expect("SIGKILL");
+        child.0.wait().expect("reaped");
+        let gone = eventually(Duration::from_secs(10), || {
+            no_process_mentions(store.path())
+        });
+        assert!(
+            gone,
+            "{command} {args:?}: left {:?} running",
+            processes_mentioning(store.path())
+        );
+    }
+}
+
+fn which(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+}
+
 /// Lease reads under leader partitions and clock faults, aimed at the
 /// leader: a leader whose clock runs slow keeps answering from its lease
 /// after its followers have waited theirs out and elected another, which

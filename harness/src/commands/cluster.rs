@@ -62,7 +62,11 @@ pub fn run(args: &ClusterArgs) -> anyhow::Result<u8> {
         if args.fault_hooks {
             cmd.arg("--fault-hooks");
         }
-        children.0.push(cmd.spawn().context("cannot start a node")?);
+        // Tied to this process: a `kill -9` of `skeptic cluster` takes
+        // its nodes with it.
+        children
+            .0
+            .push(harness::db::process::spawn_tied(cmd).context("cannot start a node")?);
     }
     for (i, (a, child)) in http.iter().zip(&children.0).enumerate() {
         println!("node {}: http://{a} (pid {})", i + 1, child.id());

@@ -1,11 +1,68 @@
 //! One child process the harness owns: started in its own process group
 //! with its output appended to a log file, signalled as a group, and always
 //! killed and reaped when dropped (also on panic and early return).
+//!
+//! A child also dies with the harness, even when the harness gets SIGKILL
+//! and runs no cleanup: it is started with `PR_SET_PDEATHSIG` (SIGKILL).
+//! The kernel sends that signal when the *thread* that started the child
+//! exits, so every child is started by one spawner thread that lives as
+//! long as the process (tokio's blocking threads come and go).
 
 use std::fs::OpenOptions;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
+
+/// A command for the spawner thread, and where its child goes.
+type SpawnRequest = (Command, mpsc::SyncSender<std::io::Result<Child>>);
+
+/// The spawner thread's queue (started on first use, never stopped).
+fn spawner() -> &'static Mutex<mpsc::Sender<SpawnRequest>> {
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+    SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("skeptic-spawner".into())
+            .spawn(move || {
+                for (mut command, reply) in rx {
+                    let _ = reply.send(command.spawn());
+                }
+            })
+            .expect("the spawner thread starts");
+        Mutex::new(tx)
+    })
+}
+
+/// Spawns `command` from the spawner thread, its child set to die with
+/// this process (SIGKILL when this process dies, however it dies).
+pub fn spawn_tied(mut command: Command) -> std::io::Result<Child> {
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the child between fork and exec and
+    // calls only async-signal-safe functions (prctl, getppid, _exit).
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The harness may have died before the prctl took effect.
+            if libc::getppid() as u32 != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let (reply_tx, reply_rx) = mpsc::sync_channel(1);
+    spawner()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send((command, reply_tx))
+        .map_err(|_| std::io::Error::other("the spawner thread is gone"))?;
+    reply_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("the spawner thread is gone"))?
+}
 
 /// A managed child process that can be started again after it is killed.
 #[derive(Debug)]
@@ -70,13 +127,14 @@ impl ManagedProcess {
             .create(true)
             .append(true)
             .open(&self.log)?;
-        let child = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        command
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
-            .process_group(0)
-            .spawn()?;
+            .process_group(0);
+        let child = spawn_tied(command)?;
         let pid = child.id();
         self.child = Some(child);
         Ok(pid)
