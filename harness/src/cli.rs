@@ -60,6 +60,9 @@ pub enum Command {
     /// (with --strict) an unknown verdict or a run that crashed or could
     /// not start; 3 bad usage.
     Campaign(CampaignArgs),
+    /// Browse a results store in a web browser (read-only): runs with
+    /// their verdicts and figures, campaigns, bench runs.
+    Serve(ServeArgs),
 }
 
 /// Which cluster `skeptic test` drives.
@@ -554,4 +557,15 @@ fn parse_shard(s: &str) -> Result<(usize, usize), String> {
         return Err(format!("{s:?}: K is 1 to N"));
     }
     Ok((k, n))
+}
+
+/// Flags of `skeptic serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The results store.
+    #[arg(default_value = "store")]
+    pub store: PathBuf,
+    /// Where to listen (loopback by default).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7878")]
+    pub listen: std::net::SocketAddr,
 }

@@ -6,6 +6,7 @@ mod check;
 mod cluster;
 mod gen_history;
 mod node;
+mod serve;
 mod sim;
 mod test;
 
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Sim(args) => sim::run(&args),
         Command::Campaign(args) => campaign::run(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Bench(args) => {
             target_kv::server::init_logging("warn");
             bench::run(&args)

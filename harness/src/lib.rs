@@ -16,5 +16,6 @@ pub mod progress;
 pub mod recorder;
 pub mod report;
 pub mod run;
+pub mod serve;
 pub mod sim;
 pub mod summary;
