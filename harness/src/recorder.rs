@@ -26,6 +26,10 @@ pub struct Recorder {
 #[derive(Debug)]
 struct Inner {
     out: BufWriter<File>,
+    /// The record being written, as one whole line: the buffer then never
+    /// reaches the file with half a line in it, so a harness killed at any
+    /// moment leaves only whole lines (a history `skeptic check` reads).
+    line: Vec<u8>,
     records: Vec<Record>,
     last_flush: Instant,
     /// The first write error; later writes are skipped, the run goes on
@@ -58,6 +62,7 @@ impl Recorder {
             start: Instant::now(),
             inner: Mutex::new(Inner {
                 out: BufWriter::with_capacity(1 << 16, file),
+                line: Vec::with_capacity(256),
                 records: Vec::with_capacity(1 << 14),
                 last_flush: Instant::now(),
                 error: None,
@@ -93,8 +98,11 @@ impl Recorder {
             error: e.error,
         };
         if inner.error.is_none() {
-            let Inner { out, .. } = &mut *inner;
-            if let Err(err) = write_jsonl_record(out, &record) {
+            let Inner { out, line, .. } = &mut *inner;
+            line.clear();
+            let written =
+                write_jsonl_record(line, &record).and_then(|()| out.write_all(line.as_slice()));
+            if let Err(err) = written {
                 inner.error = Some(err.to_string());
             }
         }
@@ -185,5 +193,36 @@ mod tests {
         assert_eq!(history.ops.len(), 2);
         let times: Vec<i64> = r.records().iter().filter_map(|x| x.time).collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn the_file_never_holds_half_a_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("history.jsonl");
+        let r = Recorder::create(&path).expect("create");
+        // Enough records to fill the 64 KiB buffer several times, with no
+        // flush of ours: whatever reached the file at any moment (what a
+        // kill -9 would leave) is whole lines.
+        for i in 0..5_000u64 {
+            r.record(Entry {
+                process: Process::Client(i % 7),
+                kind: RecordType::Invoke,
+                f: "write".into(),
+                key: Some(Value::Str(format!("key-{i}"))),
+                value: Some(Value::Str("v".repeat((i % 50) as usize))),
+                error: None,
+            });
+            if i % 997 == 0 {
+                let text = std::fs::read_to_string(&path).expect("read");
+                assert!(
+                    text.is_empty() || text.ends_with('\n'),
+                    "a torn line after {i} records"
+                );
+                let parsed =
+                    checker::format::parse(&text, checker::format::Format::Jsonl, "history.jsonl");
+                assert!(parsed.is_ok(), "after {i} records: {:?}", parsed.err());
+            }
+        }
+        assert!(std::fs::metadata(&path).expect("meta").len() > 1 << 16);
     }
 }

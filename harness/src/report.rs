@@ -50,8 +50,10 @@ pub fn write(
         let mut detail_page = None;
         if let Some(report) = &c.report {
             if let Verdict::NotLinearizable { witnesses } = &report.verdict {
+                // The title states the verdict (the checker's name alone,
+                // "linearizable", read as the opposite).
                 let page = checker::report::html::page(
-                    &format!("{}: {}", config.name, c.name),
+                    &format!("{}: NOT linearizable ({} checker)", config.name, c.name),
                     &c.lines[..1.min(c.lines.len())],
                     witnesses,
                 );

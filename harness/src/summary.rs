@@ -280,6 +280,25 @@ pub fn table(rows: &[(String, String)]) -> String {
         .collect()
 }
 
+/// A checker's explanation for the terminal, every line indented under the
+/// verdict rows: an entry of several lines (a witness) keeps its shape,
+/// its continuation lines indented as far as its first line's text.
+pub fn indented(checker: Option<&str>, lines: &[String]) -> Vec<String> {
+    let lead = match checker {
+        Some(name) => format!("    {name}: "),
+        None => "    ".to_string(),
+    };
+    let more = " ".repeat(lead.chars().count());
+    let mut out = Vec::new();
+    for entry in lines {
+        for (i, line) in entry.lines().enumerate() {
+            let prefix = if i == 0 { &lead } else { &more };
+            out.push(format!("{prefix}{line}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,5 +377,32 @@ mod tests {
             "{s:?}"
         );
         assert!(table(&rows(&s)).contains("availability"));
+    }
+
+    #[test]
+    fn every_line_of_an_explanation_is_indented() {
+        let lines = vec![
+            "verdict: not linearizable".to_string(),
+            "witness:\n  p1 read 1\n  p2 write 4".to_string(),
+        ];
+        let plain = indented(None, &lines);
+        assert_eq!(
+            plain,
+            [
+                "    verdict: not linearizable",
+                "    witness:",
+                "      p1 read 1",
+                "      p2 write 4"
+            ]
+        );
+        let named = indented(Some("set"), &lines[1..]);
+        assert_eq!(
+            named,
+            [
+                "    set: witness:",
+                "           p1 read 1",
+                "           p2 write 4"
+            ]
+        );
     }
 }

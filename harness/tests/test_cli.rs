@@ -145,12 +145,17 @@ impl Run {
                 let r = results(self.store.path());
                 let lin = &r["checkers"][0];
                 assert_eq!(lin["verdict"], "not_linearizable", "seed {seed}: {lin}");
+                let page =
+                    std::fs::read_to_string(self.store.path().join("latest/linearizability.html"))
+                        .unwrap_or_else(|e| panic!("seed {seed}: a counterexample page: {e}"));
+                let title = page
+                    .split("<title>")
+                    .nth(1)
+                    .and_then(|t| t.split("</title>").next())
+                    .unwrap_or("");
                 assert!(
-                    self.store
-                        .path()
-                        .join("latest/linearizability.html")
-                        .is_file(),
-                    "seed {seed}: a counterexample page"
+                    title.contains("NOT linearizable"),
+                    "seed {seed}: title {title:?}"
                 );
                 assert!(String::from_utf8_lossy(&self.output.stdout).contains("Not linearizable"));
                 true

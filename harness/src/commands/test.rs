@@ -146,12 +146,9 @@ pub fn run(args: &TestArgs) -> anyhow::Result<u8> {
     // only when there is more than one checker to tell apart.
     let named = outcome.checkers.len() > 1;
     for c in &outcome.checkers {
-        for line in &c.lines {
-            if named {
-                println!("    {}: {line}", c.name);
-            } else {
-                println!("    {line}");
-            }
+        let name = named.then_some(c.name.as_str());
+        for line in harness::summary::indented(name, &c.lines) {
+            println!("{line}");
         }
     }
     let verdict = match outcome.verdict {
