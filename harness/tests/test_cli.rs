@@ -555,8 +555,29 @@ fn a_harness_killed_with_sigkill_leaves_no_node_behind() {
             processes_mentioning(store.path()).len() >= 3
         });
         assert!(started, "{command} {args:?}: its nodes never appeared");
+        let history = store.path().join("latest/history.jsonl");
+        if command == "test" {
+            // Killed mid-run, once it has recorded a good part of a second.
+            let recorded = eventually(Duration::from_secs(30), || {
+                std::fs::metadata(&history).is_ok_and(|m| m.len() > 8 * 1024)
+            });
+            assert!(recorded, "{args:?}: no history reached the file");
+        }
         child.0.kill().expect("SIGKILL");
         child.0.wait().expect("reaped");
+        if command == "test" {
+            // What the killed harness left is a history the checker reads.
+            let check = skeptic()
+                .arg("check")
+                .arg(store.path().join("latest"))
+                .output()
+                .expect("checks");
+            assert!(
+                matches!(check.status.code(), Some(0..=2)),
+                "{args:?}: the crashed run's history did not check: {}",
+                text(&check)
+            );
+        }
         let gone = eventually(Duration::from_secs(10), || {
             no_process_mentions(store.path())
         });
