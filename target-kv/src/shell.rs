@@ -216,24 +216,17 @@ impl<T> Shell<T> {
     /// Offers the step's proposer requests to the driver before the sync
     /// ([`Durable::send_early`]); the rest keep their order.
     fn send_proposals_early<D: Durable>(&mut self, out: Vec<Output>, disk: &mut D) -> Vec<Output> {
-        let is_proposal = |o: &Output| {
-            matches!(
-                o,
-                Output::Send {
-                    msg: Msg::Accept { .. } | Msg::Prepare { .. },
-                    ..
-                }
-            )
-        };
-        if !out.iter().any(is_proposal) {
+        let is_proposal = |m: &Msg| matches!(m, Msg::Accept { .. } | Msg::Prepare { .. });
+        if !out
+            .iter()
+            .any(|o| matches!(o, Output::Send { msg, .. } if is_proposal(msg)))
+        {
             return out;
         }
         let mut kept = Vec::with_capacity(out.len());
         for o in out {
             match o {
-                Output::Send { to, msg }
-                    if matches!(msg, Msg::Accept { .. } | Msg::Prepare { .. }) =>
-                {
+                Output::Send { to, msg } if is_proposal(&msg) => {
                     if let Some((to, msg)) = disk.send_early(to, msg) {
                         kept.push(Output::Send { to, msg });
                     }

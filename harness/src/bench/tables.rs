@@ -163,6 +163,23 @@ fn change(old: f64, new: f64) -> String {
     format!("{:+.1}%", 100.0 * (new - old) / old)
 }
 
+/// Whether two rows measured the same point.
+fn same_point(a: &Row, b: &Row) -> bool {
+    a.target == b.target && a.mix == b.mix && a.concurrency == b.concurrency
+}
+
+/// A compare row for a point only one run has.
+fn one_sided(r: &Row, which: &str) -> Vec<String> {
+    let mut row = vec![
+        r.target.clone(),
+        r.mix.clone(),
+        r.concurrency.to_string(),
+        format!("{which}: {:.0}", r.throughput_ops_s),
+    ];
+    row.resize(8, String::new());
+    row
+}
+
 /// Each figure's change from `old` to `new`, marked `*` where the ranges
 /// over rounds do not overlap (a change beyond the spread). Points in only
 /// one run are listed as such.
@@ -179,21 +196,8 @@ pub fn compare(old: &BenchJson, new: &BenchJson) -> String {
     ];
     let mut rows = Vec::new();
     for n in &new.results {
-        let Some(o) = old
-            .results
-            .iter()
-            .find(|o| o.target == n.target && o.mix == n.mix && o.concurrency == n.concurrency)
-        else {
-            rows.push(vec![
-                n.target.clone(),
-                n.mix.clone(),
-                n.concurrency.to_string(),
-                format!("new: {:.0}", n.throughput_ops_s),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ]);
+        let Some(o) = old.results.iter().find(|o| same_point(o, n)) else {
+            rows.push(one_sided(n, "new"));
             continue;
         };
         let mark = |b: bool| if b { " *" } else { "" };
@@ -217,21 +221,8 @@ pub fn compare(old: &BenchJson, new: &BenchJson) -> String {
         ]);
     }
     for o in &old.results {
-        let gone = !new
-            .results
-            .iter()
-            .any(|n| o.target == n.target && o.mix == n.mix && o.concurrency == n.concurrency);
-        if gone {
-            rows.push(vec![
-                o.target.clone(),
-                o.mix.clone(),
-                o.concurrency.to_string(),
-                format!("old only: {:.0}", o.throughput_ops_s),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ]);
+        if !new.results.iter().any(|n| same_point(o, n)) {
+            rows.push(one_sided(o, "old only"));
         }
     }
     let mut out = aligned(&header, &rows);

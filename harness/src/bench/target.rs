@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use workloads::store::{KvClient, StoreOp};
+use workloads::store::KvClient;
 
 /// One target of a bench run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,11 +48,6 @@ impl TargetSpec {
     /// Whether this harness starts (and can kill) its processes.
     pub fn is_local(&self) -> bool {
         !matches!(self, TargetSpec::External { .. })
-    }
-
-    /// Whether `--fsync` applies to it.
-    pub fn takes_fsync(&self) -> bool {
-        matches!(self, TargetSpec::Bundled { .. })
     }
 
     /// A name usable in file names (`multi-log`).
@@ -317,13 +312,6 @@ async fn etcd_leader(http: &reqwest::Client, urls: &[String]) -> Option<usize> {
     let leader = leader?;
     ids.iter()
         .position(|id| id.as_deref() == Some(leader.as_str()))
-}
-
-/// A probe read, to wake a cluster (not measured).
-pub fn probe() -> StoreOp {
-    StoreOp::Get {
-        key: "skeptic-probe".into(),
-    }
 }
 
 /// Where a cluster's files go, under the bench directory.

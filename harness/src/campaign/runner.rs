@@ -75,6 +75,29 @@ pub struct RunResult {
     pub p99_ms: Option<f64>,
 }
 
+impl RunResult {
+    /// A run that never got to run (`outcome` says why: not started, or
+    /// the budget was spent).
+    fn unstarted(run: &Run, outcome: Outcome, message: String, rerun: String) -> RunResult {
+        RunResult {
+            run: run.clone(),
+            outcome,
+            exit_code: None,
+            seconds: 0.0,
+            message,
+            rerun,
+            report: None,
+            ok_per_s: None,
+            p99_ms: None,
+        }
+    }
+}
+
+/// A command line as a shell takes it.
+fn shell_line(argv: &[String]) -> String {
+    argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
+}
+
 /// Single quotes for a shell, where needed.
 fn quote(arg: &str) -> String {
     if !arg.is_empty()
@@ -126,7 +149,7 @@ fn deadline_for(run: &Run, time_limit_s: f64) -> Duration {
 fn run_one(program: &Path, run: &Run, dir: &Path, time_limit_s: f64) -> RunResult {
     let store = dir.join(&run.id);
     let argv = command_line(program, run, &store);
-    let rerun = argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ");
+    let rerun = shell_line(&argv);
     let started = Instant::now();
     let log_path = dir.join(format!("{}.log", run.id));
     let spawned = std::fs::File::create(&log_path).and_then(|log| {
@@ -140,17 +163,8 @@ fn run_one(program: &Path, run: &Run, dir: &Path, time_limit_s: f64) -> RunResul
     let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
-            return RunResult {
-                run: run.clone(),
-                outcome: Outcome::Error,
-                exit_code: None,
-                seconds: 0.0,
-                message: format!("could not start: {e}"),
-                rerun,
-                report: None,
-                ok_per_s: None,
-                p99_ms: None,
-            }
+            let message = format!("could not start: {e}");
+            return RunResult::unstarted(run, Outcome::Error, message, rerun);
         }
     };
     let deadline = started + deadline_for(run, time_limit_s);
@@ -290,21 +304,12 @@ pub fn run_all(
                 let Some(run) = runs.get(i) else { break };
                 let over = budget.is_some_and(|b| started.elapsed() >= b);
                 let result = if over {
-                    RunResult {
-                        run: run.clone(),
-                        outcome: Outcome::NotRun,
-                        exit_code: None,
-                        seconds: 0.0,
-                        message: "the campaign's budget ran out first".into(),
-                        rerun: command_line(program, run, &dir.join(&run.id))
-                            .iter()
-                            .map(|a| quote(a))
-                            .collect::<Vec<_>>()
-                            .join(" "),
-                        report: None,
-                        ok_per_s: None,
-                        p99_ms: None,
-                    }
+                    RunResult::unstarted(
+                        run,
+                        Outcome::NotRun,
+                        "the campaign's budget ran out first".into(),
+                        shell_line(&command_line(program, run, &dir.join(&run.id))),
+                    )
                 } else {
                     run_one(program, run, dir, time_limit_s)
                 };

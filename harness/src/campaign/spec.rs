@@ -204,6 +204,17 @@ fn slug(s: &str) -> String {
         .collect()
 }
 
+/// Adds a run, its id numbered by its place in the matrix.
+fn push_run(runs: &mut Vec<Run>, kind: Kind, args: Vec<String>, expect: Expect, label: String) {
+    runs.push(Run {
+        id: format!("{:03}-{}", runs.len() + 1, slug(&label)),
+        kind,
+        args,
+        expect,
+        label,
+    });
+}
+
 impl Campaign {
     /// Parses a campaign file's text (`what` names it in errors).
     pub fn parse(text: &str, what: &str) -> Result<Campaign, String> {
@@ -260,13 +271,7 @@ impl Campaign {
                             );
                             args.extend(m.args.iter().cloned());
                             let label = format!("test {target} {workload} [{nemesis}] seed {seed}");
-                            runs.push(Run {
-                                id: format!("{:03}-{}", runs.len() + 1, slug(&label)),
-                                kind: Kind::Test,
-                                args,
-                                expect: m.expect,
-                                label,
-                            });
+                            push_run(&mut runs, Kind::Test, args, m.expect, label);
                         }
                     }
                 }
@@ -295,13 +300,7 @@ impl Campaign {
                     args.extend(m.args.iter().cloned());
                     let plant = m.plant.as_ref().map_or(String::new(), |p| format!(" +{p}"));
                     let label = format!("sim {target}{plant} seeds {a}..{b}");
-                    runs.push(Run {
-                        id: format!("{:03}-{}", runs.len() + 1, slug(&label)),
-                        kind: Kind::Sim,
-                        args,
-                        expect: m.expect,
-                        label,
-                    });
+                    push_run(&mut runs, Kind::Sim, args, m.expect, label);
                 }
             }
         }
