@@ -173,24 +173,18 @@ pub struct VariantArgs {
 impl VariantArgs {
     /// The consensus variant's name on the command line.
     pub fn consensus_name(&self) -> String {
-        value_name(self.consensus)
+        target_kv::server::arg_name(self.consensus)
     }
 
     /// The read path's name on the command line.
     pub fn reads_name(&self) -> String {
-        value_name(self.reads)
+        target_kv::server::arg_name(self.reads)
     }
 
     /// The sync policy's name on the command line.
     pub fn fsync_name(&self) -> String {
-        value_name(self.fsync)
+        target_kv::server::arg_name(self.fsync)
     }
-}
-
-fn value_name<T: clap::ValueEnum>(v: T) -> String {
-    v.to_possible_value()
-        .map(|p| p.get_name().to_string())
-        .unwrap_or_default()
 }
 
 /// A parsed `--nemesis` list.

@@ -5,6 +5,8 @@
 use crate::db::Protocol;
 use crate::nemesis::plan::{Aim, FaultKind};
 use std::path::PathBuf;
+use target_kv::server::{arg_name, ConsensusArg, FsyncArg, ReadsArg};
+use workloads::WorkloadKind;
 
 /// Which cluster to test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -50,13 +52,13 @@ pub struct TestConfig {
     /// Nodes to start (bundled, etcd).
     pub nodes: usize,
     /// The bundled store's consensus variant.
-    pub consensus: String,
+    pub consensus: ConsensusArg,
     /// The bundled store's read path.
-    pub reads: String,
+    pub reads: ReadsArg,
     /// The bundled store's WAL sync policy.
-    pub fsync: String,
-    /// `register`, `kv` or `set`.
-    pub workload: String,
+    pub fsync: FsyncArg,
+    /// What the clients do, and how the history is judged.
+    pub workload: WorkloadKind,
     /// Fault kinds the nemesis toggles (empty: none).
     pub nemesis: Vec<FaultKind>,
     /// Seconds between nemesis steps.
@@ -100,10 +102,10 @@ impl Default for TestConfig {
             name: String::new(),
             target: Target::Bundled,
             nodes: 3,
-            consensus: "multi".into(),
-            reads: "log".into(),
-            fsync: "always".into(),
-            workload: "register".into(),
+            consensus: ConsensusArg::Multi,
+            reads: ReadsArg::Log,
+            fsync: FsyncArg::Always,
+            workload: WorkloadKind::Register,
             nemesis: FaultKind::ALL.to_vec(),
             nemesis_interval_s: 5.0,
             nemesis_targets: Aim::Random,
@@ -130,7 +132,9 @@ impl TestConfig {
         match self.target {
             Target::Bundled => format!(
                 "{}-bundled-{}-{}",
-                self.workload, self.consensus, self.reads
+                self.workload,
+                arg_name(self.consensus),
+                arg_name(self.reads)
             ),
             t => format!("{}-{}", self.workload, t.name()),
         }
@@ -202,6 +206,16 @@ mod tests {
         let back: TestConfig = serde_json::from_value(json).expect("deserialize");
         assert_eq!(back, c);
         assert_eq!(c.name, "register-bundled-multi-log");
+    }
+
+    #[test]
+    fn a_hand_edited_variant_is_refused_when_read() {
+        let mut json = serde_json::to_value(TestConfig::default()).expect("serialize");
+        assert_eq!(json["consensus"], "multi");
+        assert_eq!(json["workload"], "register");
+        json["reads"] = "sloppy".into();
+        let err = serde_json::from_value::<TestConfig>(json).unwrap_err();
+        assert!(err.to_string().contains("sloppy"), "{err}");
     }
 
     #[test]

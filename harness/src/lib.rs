@@ -11,6 +11,7 @@ pub mod campaign;
 pub mod client;
 pub mod config;
 pub mod db;
+pub mod error;
 pub mod nemesis;
 pub mod progress;
 pub mod recorder;

@@ -2,12 +2,24 @@
 //! second, ok/fail/info counts and the faults in force. Drawn on standard
 //! error only when it is a terminal (indicatif hides it otherwise).
 
-use crate::run::Progress;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
+
+/// Live counters for the progress line.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Successful operations.
+    pub ok: AtomicU64,
+    /// Failed operations.
+    pub fail: AtomicU64,
+    /// Indeterminate operations.
+    pub info: AtomicU64,
+    /// Faults in force, in words.
+    pub faults: Mutex<String>,
+}
 
 /// A running progress bar.
 pub struct Bar {

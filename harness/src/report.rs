@@ -3,8 +3,8 @@
 //! counterexample page and `report.html`. Returns the summary table.
 
 use crate::config::TestConfig;
+use crate::error::RunError;
 use crate::nemesis::FaultEvent;
-use crate::run::RunError;
 use crate::summary;
 use checker::{Record, Verdict};
 use results::report::{CheckerSection, ReportInput};

@@ -14,7 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The consensus variants, as flags.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum ConsensusArg {
     /// Multi-Paxos with a stable leader.
     Multi,
@@ -23,7 +26,10 @@ pub enum ConsensusArg {
 }
 
 /// The read paths, as flags.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum ReadsArg {
     /// Through the log (linearizable).
     Log,
@@ -36,7 +42,10 @@ pub enum ReadsArg {
 }
 
 /// When the WAL syncs, as flags.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum FsyncArg {
     /// Every record.
     Always,
@@ -44,6 +53,15 @@ pub enum FsyncArg {
     Batch,
     /// UNSAFE: never (benchmarks only).
     Never,
+}
+
+/// The name of a flag value as the command line spells it (`multi`,
+/// `quorum`, `batch`): stored configurations and node arguments use it.
+pub fn arg_name<T: clap::ValueEnum>(value: T) -> String {
+    value
+        .to_possible_value()
+        .map(|p| p.get_name().to_string())
+        .unwrap_or_default()
 }
 
 /// A node's flags.

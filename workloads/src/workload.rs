@@ -9,7 +9,8 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The workloads on offer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum WorkloadKind {
     /// read / write / cas registers on independent keys.
     Register,

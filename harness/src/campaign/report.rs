@@ -82,12 +82,13 @@ const HEADER: [&str; 7] = [
 
 fn counts_line(j: &CampaignJson) -> String {
     format!(
-        "{} runs: {} passed, {} anomalies, {} not caught, {} unknown, {} errors, {} not run",
+        "{} runs: {} passed, {} anomalies, {} not caught, {} unknown, {} crashed, {} errors, {} not run",
         j.runs.len(),
         j.count(Outcome::Pass),
         j.count(Outcome::Anomaly),
         j.count(Outcome::NotCaught),
         j.count(Outcome::Unknown),
+        j.count(Outcome::Crashed),
         j.count(Outcome::Error),
         j.count(Outcome::NotRun),
     )
@@ -103,7 +104,7 @@ fn problems(j: &CampaignJson, out: &mut String) {
         ),
         (
             "Listed apart (they fail the campaign only with --strict)",
-            &[Outcome::Unknown, Outcome::Error][..],
+            &[Outcome::Unknown, Outcome::Crashed, Outcome::Error][..],
         ),
     ];
     for (title, kinds) in sections {
@@ -186,7 +187,7 @@ pub fn junit(j: &CampaignJson) -> String {
                 Outcome::Pass => "valid",
                 Outcome::Anomaly | Outcome::NotCaught => "anomaly",
                 Outcome::Unknown => "unknown",
-                Outcome::Error | Outcome::NotRun => "interrupted",
+                Outcome::Crashed | Outcome::Error | Outcome::NotRun => "interrupted",
             };
             let mut message = format!("{}: {}", r.outcome.word(), r.message);
             if let Some(rep) = &r.report {

@@ -22,7 +22,10 @@ pub enum Outcome {
     NotCaught,
     /// The checker could not decide.
     Unknown,
-    /// It crashed, timed out or could not start.
+    /// The harness itself crashed (a panic, or killed by a signal it did
+    /// not get from the campaign); whatever history it recorded is kept.
+    Crashed,
+    /// It timed out or could not start.
     Error,
     /// The budget ran out before it started.
     NotRun,
@@ -34,7 +37,7 @@ impl Outcome {
     pub fn fails(self, strict: bool) -> bool {
         match self {
             Outcome::Anomaly | Outcome::NotCaught => true,
-            Outcome::Unknown | Outcome::Error => strict,
+            Outcome::Unknown | Outcome::Crashed | Outcome::Error => strict,
             Outcome::Pass | Outcome::NotRun => false,
         }
     }
@@ -46,6 +49,7 @@ impl Outcome {
             Outcome::Anomaly => "ANOMALY",
             Outcome::NotCaught => "NOT CAUGHT",
             Outcome::Unknown => "unknown",
+            Outcome::Crashed => "crashed",
             Outcome::Error => "error",
             Outcome::NotRun => "not run",
         }
@@ -132,6 +136,8 @@ pub fn judge(kind: Kind, expect: Expect, code: Option<i32>) -> Outcome {
         (Some(1), Expect::Caught) => Outcome::Pass,
         // `skeptic test`: 2 is an unknown verdict; `skeptic sim` has none.
         (Some(2), _) if kind == Kind::Test => Outcome::Unknown,
+        // Rust's exit status after a panic.
+        (Some(101), _) => Outcome::Crashed,
         _ => Outcome::Error,
     }
 }
@@ -183,9 +189,16 @@ fn run_one(program: &Path, run: &Run, dir: &Path, time_limit_s: f64) -> RunResul
     };
     let seconds = started.elapsed().as_secs_f64();
     let code = status.and_then(|s| s.code());
-    let outcome = judge(run.kind, run.expect, code);
+    let outcome = match status {
+        // Killed by a signal the campaign did not send.
+        Some(s) if s.code().is_none() => Outcome::Crashed,
+        _ => judge(run.kind, run.expect, code),
+    };
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-    let (message, report, ok_per_s, p99_ms) = read_results(run, &store, &log, status.is_none());
+    let (mut message, report, ok_per_s, p99_ms) = read_results(run, &store, &log, status.is_none());
+    if outcome == Outcome::Crashed {
+        message = crash_message(run, &store, status, &log);
+    }
     RunResult {
         run: run.clone(),
         outcome,
@@ -196,6 +209,39 @@ fn run_one(program: &Path, run: &Run, dir: &Path, time_limit_s: f64) -> RunResul
         report,
         ok_per_s,
         p99_ms,
+    }
+}
+
+/// What a crashed run left: how it died and the history it kept (every
+/// whole line recorded before the crash, which `skeptic check` reads).
+fn crash_message(
+    run: &Run,
+    store: &Path,
+    status: Option<std::process::ExitStatus>,
+    log: &str,
+) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let how = match status.and_then(|s| s.signal()) {
+        Some(sig) => format!("killed by signal {sig}"),
+        None => {
+            let panic = log
+                .lines()
+                .find(|l| l.contains("panicked at"))
+                .map(|l| format!(": {}", l.trim()))
+                .unwrap_or_default();
+            format!("the harness panicked{panic}")
+        }
+    };
+    let history = store.join("latest").join("history.jsonl");
+    match (run.kind, std::fs::read(&history)) {
+        (Kind::Test, Ok(bytes)) => {
+            let records = bytes.iter().filter(|b| **b == b'\n').count();
+            format!(
+                "crashed ({how}); it kept {records} history records in {}",
+                history.display()
+            )
+        }
+        _ => format!("crashed ({how})"),
     }
 }
 
@@ -342,6 +388,8 @@ mod tests {
         assert_eq!(judge(Kind::Sim, Valid, Some(2)), Outcome::Error);
         assert_eq!(judge(Kind::Test, Valid, Some(3)), Outcome::Error);
         assert_eq!(judge(Kind::Test, Caught, None), Outcome::Error);
+        assert_eq!(judge(Kind::Test, Valid, Some(101)), Outcome::Crashed);
+        assert!(!Outcome::Crashed.fails(false) && Outcome::Crashed.fails(true));
         assert!(Outcome::NotCaught.fails(false) && Outcome::Anomaly.fails(false));
         assert!(!Outcome::Unknown.fails(false) && Outcome::Unknown.fails(true));
         assert!(!Outcome::NotRun.fails(true));

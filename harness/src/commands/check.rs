@@ -9,6 +9,7 @@ use checker::{check_history, format, CheckOptions, CheckReport, Value, Verdict};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use workloads::{CheckerVerdict, WorkloadKind, WorkloadOptions};
 
 /// Prints a line to standard output, passing write errors (a closed pipe)
 /// up to the caller instead of panicking.
@@ -21,8 +22,8 @@ macro_rules! outln {
 /// What one file came to: a report, or an error that makes it bad input.
 enum FileOutcome {
     Checked(Box<CheckReport>),
-    /// A set run's verdict, as an exit code.
-    Set(u8),
+    /// The verdict of a stored run's own checkers, as an exit code.
+    Judged(u8),
     BadInput,
 }
 
@@ -54,24 +55,18 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
     let mut outcomes = Vec::with_capacity(args.files.len());
     for given in &args.files {
         let path = history_path(given);
-        // A stored run says which workload made it: use its model unless
-        // one was given, and its own checker for non-register workloads.
-        let stored = stored_run(given);
-        if stored.workload.as_deref() == Some("set") && args.model.is_none() {
-            outcomes.push(check_set_run(&path, args)?);
-            continue;
+        // A stored run says which workload made it: unless a model was
+        // given, the history is judged by that workload's own checkers.
+        match stored_workload(given).filter(|_| args.model.is_none()) {
+            Some(kind) => outcomes.push(check_run(&path, kind, args, &options)?),
+            None => outcomes.push(check_file(&path, args, &options)?),
         }
-        let options = CheckOptions {
-            model: options.model.or(stored.model),
-            ..options.clone()
-        };
-        outcomes.push(check_file(&path, args, &options)?);
     }
     let mut counts = [0usize; 4];
     for o in &outcomes {
         match o {
             FileOutcome::Checked(r) => counts[r.verdict.exit_code() as usize] += 1,
-            FileOutcome::Set(code) => counts[usize::from(*code).min(2)] += 1,
+            FileOutcome::Judged(code) => counts[usize::from(*code).min(2)] += 1,
             FileOutcome::BadInput => counts[3] += 1,
         }
     }
@@ -96,49 +91,57 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
     })
 }
 
-/// What a run directory's `test.json` says about its history.
-#[derive(Default)]
-struct StoredRun {
-    workload: Option<String>,
-    model: Option<checker::ModelKind>,
+/// The workload a run directory's `test.json` names, if it is one.
+fn stored_workload(given: &Path) -> Option<WorkloadKind> {
+    let bytes = std::fs::read(given.join("test.json")).ok()?;
+    let test = serde_json::from_slice::<serde_json::Value>(&bytes).ok()?;
+    test["workload"].as_str()?.parse().ok()
 }
 
-fn stored_run(given: &Path) -> StoredRun {
-    let Ok(bytes) = std::fs::read(given.join("test.json")) else {
-        return StoredRun::default();
+/// Judges a stored run's history with its workload's checkers, as the
+/// run itself did; a linearizability report is shown in full.
+fn check_run(
+    path: &Path,
+    kind: WorkloadKind,
+    args: &CheckArgs,
+    options: &CheckOptions,
+) -> anyhow::Result<FileOutcome> {
+    let Some(history) = load(path, args) else {
+        return Ok(FileOutcome::BadInput);
     };
-    let Ok(test) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-        return StoredRun::default();
-    };
-    StoredRun {
-        workload: test["workload"].as_str().map(str::to_string),
-        model: test["model"].as_str().and_then(|m| m.parse().ok()),
+    let workload = workloads::make(kind, &WorkloadOptions::default());
+    let mut worst = CheckerVerdict::Valid;
+    for result in workload.check(&history, options) {
+        worst = worst.worst(result.verdict);
+        match result.report {
+            Some(report) => show_report(path, args, &report)?,
+            None if args.json => outln!("{}", serde_json::to_string(&result.json)?),
+            None => {
+                outln!(
+                    "{}: {} ({} checker)",
+                    path.display(),
+                    result.verdict.label().to_uppercase(),
+                    result.name
+                );
+                for line in &result.lines {
+                    outln!("  {line}");
+                }
+            }
+        }
     }
+    std::mem::forget(history);
+    Ok(FileOutcome::Judged(worst.exit_code()))
 }
 
-/// Rechecks a stored `set` run with the set checker.
-fn check_set_run(path: &Path, args: &CheckArgs) -> anyhow::Result<FileOutcome> {
-    let history = match format::load(path, args.format) {
-        Ok(h) => h,
+/// Loads a history, saying why when it cannot (bad input).
+fn load(path: &Path, args: &CheckArgs) -> Option<checker::History> {
+    match format::load(path, args.format) {
+        Ok(h) => Some(h),
         Err(e) => {
             eprintln!("skeptic: {e}");
-            return Ok(FileOutcome::BadInput);
-        }
-    };
-    let result = workloads::set::check_sets(&history);
-    if args.json {
-        outln!("{}", serde_json::to_string(&result.json)?);
-    } else {
-        outln!(
-            "{}: {} (set checker)",
-            path.display(),
-            result.verdict.label().to_uppercase()
-        );
-        for line in &result.lines {
-            outln!("  {line}");
+            None
         }
     }
-    Ok(FileOutcome::Set(result.verdict.exit_code()))
 }
 
 /// A run directory stands for the history it holds.
@@ -155,12 +158,8 @@ fn check_file(
     args: &CheckArgs,
     options: &CheckOptions,
 ) -> anyhow::Result<FileOutcome> {
-    let history = match format::load(path, args.format) {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("skeptic: {e}");
-            return Ok(FileOutcome::BadInput);
-        }
+    let Some(history) = load(path, args) else {
+        return Ok(FileOutcome::BadInput);
     };
     let report = match check_history(&history, options) {
         Ok(r) => r,
@@ -169,11 +168,21 @@ fn check_file(
             return Ok(FileOutcome::BadInput);
         }
     };
+    show_report(path, args, &report)?;
+    // A million-operation history takes a while to free, and the process
+    // is about to exit: leave it to the operating system.
+    std::mem::forget(history);
+    Ok(FileOutcome::Checked(Box::new(report)))
+}
+
+/// Prints a linearizability report (text or JSON) and writes its page when
+/// `--html` asks for one.
+fn show_report(path: &Path, args: &CheckArgs, report: &CheckReport) -> anyhow::Result<()> {
     let shown = path.display().to_string();
     if args.json {
-        outln!("{}", serde_json::to_string(&json_form(&shown, &report))?);
+        outln!("{}", serde_json::to_string(&json_form(&shown, report))?);
     } else {
-        outln!("{}", summary_line(&shown, &report));
+        outln!("{}", summary_line(&shown, report));
         match &report.verdict {
             Verdict::NotLinearizable { witnesses } => {
                 for w in witnesses {
@@ -195,17 +204,14 @@ fn check_file(
             Verdict::NotLinearizable { witnesses } => witnesses.as_slice(),
             _ => &[],
         };
-        let page = html::page(&shown, &summary_lines(&report), witnesses);
+        let page = html::page(&shown, &summary_lines(report), witnesses);
         std::fs::write(&page_path, page)
             .with_context(|| format!("cannot write {}", page_path.display()))?;
         if !args.json {
             outln!("  report: {}", page_path.display());
         }
     }
-    // A million-operation history takes a while to free, and the process
-    // is about to exit: leave it to the operating system.
-    std::mem::forget(history);
-    Ok(FileOutcome::Checked(Box::new(report)))
+    Ok(())
 }
 
 fn summary_line(file: &str, r: &CheckReport) -> String {

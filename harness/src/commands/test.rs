@@ -7,6 +7,7 @@ use harness::db::Protocol;
 use harness::nemesis::plan::Aim;
 use harness::run::{self, Programs, RunError};
 use std::io::Write;
+use target_kv::server::arg_name;
 use tokio::sync::watch;
 
 /// The configuration the flags describe.
@@ -18,10 +19,10 @@ pub fn config(args: &TestArgs) -> TestConfig {
             TargetArg::External => Target::External,
         },
         nodes: args.nodes,
-        consensus: args.variant.consensus_name(),
-        reads: args.variant.reads_name(),
-        fsync: args.variant.fsync_name(),
-        workload: args.workload.name().into(),
+        consensus: args.variant.consensus,
+        reads: args.variant.reads,
+        fsync: args.variant.fsync,
+        workload: args.workload,
         nemesis: args.nemesis.0.clone(),
         nemesis_interval_s: args.nemesis_interval,
         nemesis_targets: args.nemesis_targets,
@@ -72,7 +73,10 @@ fn describe(c: &TestConfig) -> String {
     let target = match c.target {
         Target::Bundled => format!(
             "{} bundled nodes ({}, {} reads, fsync {})",
-            c.nodes, c.consensus, c.reads, c.fsync
+            c.nodes,
+            arg_name(c.consensus),
+            arg_name(c.reads),
+            arg_name(c.fsync)
         ),
         Target::Etcd => format!("{} etcd members", c.nodes),
         Target::External => format!("external cluster {}", c.addresses.join(",")),
