@@ -67,6 +67,35 @@ impl fmt::Display for Process {
     }
 }
 
+/// Client process numbers from this one up are the final reads a test
+/// harness makes after healing the cluster, not the workload's clients.
+///
+/// Skeptic's harness numbers its final-read processes from here so that
+/// reports can tell them apart from the clients (whose numbers stay far
+/// below: a client takes a fresh number only after an `info`). It is a
+/// convention of the histories Skeptic writes, not of the format: a history
+/// from elsewhere may use such numbers for ordinary clients, and then only
+/// the labels of [`process_label`] read oddly.
+pub const FINAL_READ_PROCESS_BASE: u64 = 1_000_000_000;
+
+/// True when `process` is one of the harness's final reads (see
+/// [`FINAL_READ_PROCESS_BASE`]).
+pub fn is_final_read(process: u64) -> bool {
+    process >= FINAL_READ_PROCESS_BASE
+}
+
+/// A short name for a client process, for people: `process 7` for a
+/// client, `final 14` for final-read process
+/// `FINAL_READ_PROCESS_BASE + 14`, whose ten-digit number would only say
+/// "some big number" and crowd out everything beside it.
+pub fn process_label(process: u64) -> String {
+    if is_final_read(process) {
+        format!("final {}", process - FINAL_READ_PROCESS_BASE)
+    } else {
+        format!("process {process}")
+    }
+}
+
 /// One record of a history, as stored in Skeptic's JSON Lines format.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -382,6 +411,23 @@ impl HistoryBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn process_labels_name_clients_and_final_reads() {
+        let cases = [
+            (0, "process 0"),
+            (7, "process 7"),
+            (FINAL_READ_PROCESS_BASE - 1, "process 999999999"),
+            (FINAL_READ_PROCESS_BASE, "final 0"),
+            (FINAL_READ_PROCESS_BASE + 14, "final 14"),
+            (u64::MAX, "final 18446744072709551615"),
+        ];
+        for (process, want) in cases {
+            assert_eq!(process_label(process), want, "process {process}");
+        }
+        assert!(!is_final_read(FINAL_READ_PROCESS_BASE - 1));
+        assert!(is_final_read(FINAL_READ_PROCESS_BASE));
+    }
 
     fn rec(process: u64, kind: RecordType, f: &str, value: Option<Value>) -> Record {
         Record {

@@ -4,9 +4,10 @@
 //! The pipeline is: read a file ([`format`](mod@format)) into a validated [`History`],
 //! split it into independent parts by key, check each part against a
 //! sequential [`model`] with the [`search`], and turn the outcome into a
-//! [`Verdict`] whose witnesses [`report`] renders for people and machines.
+//! [`Verdict`] whose witnesses [`report`] explains in words (the HTML page
+//! of a counterexample is drawn by the `results` crate).
 //!
-//! This crate is pure: no async runtime, no network.
+//! This crate is pure: no async runtime, no network, no HTML.
 
 pub mod check;
 pub mod format;

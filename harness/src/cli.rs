@@ -63,6 +63,21 @@ pub enum Command {
     /// Browse a results store in a web browser (read-only): runs with
     /// their verdicts and figures, campaigns, bench runs.
     Serve(ServeArgs),
+    /// Remove what killed runs left behind: network namespaces, links and
+    /// registry files of runs whose harness is gone (`--force`: of every
+    /// run, live ones included).
+    Clean(CleanArgs),
+}
+
+/// Flags of `skeptic clean`.
+#[derive(Debug, clap::Args)]
+pub struct CleanArgs {
+    /// Also remove what live runs are using.
+    #[arg(long)]
+    pub force: bool,
+    /// Only list what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Which cluster `skeptic test` drives.
@@ -101,9 +116,27 @@ pub struct TestArgs {
     #[arg(long, default_value = "register", value_parser = parse_workload)]
     pub workload: workloads::WorkloadKind,
     /// Faults to inject: a comma-separated list of partition, kill, pause,
-    /// clock; or none.
+    /// clock, packet (needs --net netns); or none.
     #[arg(long, default_value = "partition,kill,pause,clock", value_parser = parse_faults)]
     pub nemesis: Faults,
+    /// The nodes' network: netns (each node in a network namespace of its
+    /// own, faults made by the kernel; needs root, iproute2 and nftables
+    /// or iptables) or local (loopback, faults through the bundled store's
+    /// hooks). Default: netns where possible, else local.
+    #[arg(long, value_name = "NET", value_parser = parse_net)]
+    pub net: Option<harness::net::NetMode>,
+    /// Settings of the packet nemesis, e.g.
+    /// delay=50ms,jitter=10ms,distribution=normal,loss=5%,duplicate=1%,reorder=10%,corrupt=0.1%,rate=1mbit
+    /// (delay, jitter, duplication, reordering and corruption need tc netem
+    /// in the kernel). Default: delay=50ms,jitter=10ms,loss=5% with netem,
+    /// else loss=5%.
+    #[arg(long, value_name = "SPEC")]
+    pub packet: Option<String>,
+    /// Start each node in a time namespace with a monotonic clock hours
+    /// apart from the others', fixed at start (works for Go programs such
+    /// as etcd, which libfaketime cannot skew).
+    #[arg(long)]
+    pub monotonic_offsets: bool,
     /// Seconds between nemesis steps (each step starts or stops a fault).
     #[arg(long, value_name = "S", default_value_t = 5.0)]
     pub nemesis_interval: f64,
@@ -190,6 +223,10 @@ impl VariantArgs {
 /// A parsed `--nemesis` list.
 #[derive(Debug, Clone)]
 pub struct Faults(pub Vec<harness::nemesis::plan::FaultKind>);
+
+fn parse_net(s: &str) -> Result<harness::net::NetMode, String> {
+    s.parse().map_err(|e| format!("{e}"))
+}
 
 fn parse_faults(s: &str) -> Result<Faults, String> {
     harness::nemesis::plan::FaultKind::parse_list(s).map(Faults)

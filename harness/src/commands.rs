@@ -3,6 +3,7 @@
 mod bench;
 mod campaign;
 mod check;
+mod clean;
 mod cluster;
 mod gen_history;
 mod node;
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Sim(args) => sim::run(&args),
         Command::Campaign(args) => campaign::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Clean(args) => clean::run(&args),
         Command::Bench(args) => {
             target_kv::server::init_logging("warn");
             bench::run(&args)

@@ -4,6 +4,8 @@
 
 use crate::db::Protocol;
 use crate::nemesis::plan::{Aim, FaultKind};
+use crate::nemesis::FaultSupport;
+use crate::net::NetMode;
 use std::path::PathBuf;
 use target_kv::server::{arg_name, ConsensusArg, FsyncArg, ReadsArg};
 use workloads::WorkloadKind;
@@ -28,11 +30,6 @@ impl Target {
             Target::Etcd => "etcd",
             Target::External => "external",
         }
-    }
-
-    /// Whether its nodes have the bundled store's fault hooks.
-    pub fn has_fault_hooks(self) -> bool {
-        self == Target::Bundled
     }
 
     /// Whether this harness starts its processes (and can kill them).
@@ -91,6 +88,16 @@ pub struct TestConfig {
     pub node_args: Vec<String>,
     /// Give up checking after this many seconds (verdict unknown).
     pub check_timeout_s: f64,
+    /// The nodes' network: their own namespaces, or loopback; `None`:
+    /// namespaces where this machine allows them (root, iproute2 and
+    /// nftables or iptables). A stored run holds the one it used.
+    pub net: Option<NetMode>,
+    /// The packet nemesis's settings (`delay=50ms,jitter=10ms,loss=5%`);
+    /// `None`: a default the kernel can make.
+    pub packet: Option<String>,
+    /// Start each node in a time namespace with a monotonic clock offset
+    /// of its own, fixed at start (for programs libfaketime cannot skew).
+    pub monotonic_offsets: bool,
 }
 
 impl Default for TestConfig {
@@ -121,11 +128,57 @@ impl Default for TestConfig {
             protocol: Protocol::Skeptic,
             node_args: Vec::new(),
             check_timeout_s: 300.0,
+            net: None,
+            packet: None,
+            monotonic_offsets: false,
         }
     }
 }
 
 impl TestConfig {
+    /// The network this run uses, and why it is not namespaces when it
+    /// could have been asked for (a one-line note). An external cluster
+    /// runs wherever it runs: loopback as far as placement goes.
+    pub fn resolved_net(&self) -> Result<(NetMode, Option<String>), String> {
+        if self.target == Target::External {
+            return match self.net {
+                Some(NetMode::Netns) => {
+                    Err("--net netns needs nodes this harness starts (bundled or etcd)".into())
+                }
+                _ => Ok((NetMode::Local, None)),
+            };
+        }
+        match self.net {
+            Some(NetMode::Netns) => crate::net::netns_available()
+                .map(|()| (NetMode::Netns, None))
+                .map_err(|why| format!("--net netns is not possible here: {why}")),
+            Some(NetMode::Local) => Ok((NetMode::Local, None)),
+            None => Ok(crate::net::default_mode()),
+        }
+    }
+
+    /// What the nemesis will have to work with on `net`: used to refuse a
+    /// fault before anything starts.
+    pub fn fault_support(&self, net: NetMode) -> FaultSupport {
+        let netns = net == NetMode::Netns;
+        FaultSupport {
+            fault_hooks: self.target == Target::Bundled && !netns,
+            controls_processes: self.target.controls_processes(),
+            real_network: netns,
+            fake_clocks: self.uses_fake_clocks(net),
+        }
+    }
+
+    /// Whether the nodes get libfaketime clocks: bundled nodes without
+    /// fault hooks, when clock faults are asked for and libfaketime is
+    /// installed. (etcd is Go: libfaketime cannot skew it.)
+    pub fn uses_fake_clocks(&self, net: NetMode) -> bool {
+        self.target == Target::Bundled
+            && net == NetMode::Netns
+            && self.nemesis.contains(&FaultKind::Clock)
+            && crate::db::fake_clock::library().is_some()
+    }
+
     /// The name used when none was given: workload, target and the variant
     /// that matters (`register-bundled-multi-log`).
     pub fn default_name(&self) -> String {

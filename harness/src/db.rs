@@ -8,6 +8,8 @@
 mod bundled;
 mod etcd;
 mod external;
+pub mod fake_clock;
+pub mod placement;
 pub mod process;
 
 use process::ManagedProcess;
@@ -15,6 +17,7 @@ use process::ManagedProcess;
 pub use bundled::{BundledDb, BundledOptions};
 pub use etcd::{EtcdDb, EtcdOptions};
 pub use external::ExternalDb;
+pub use placement::Placement;
 
 use std::path::PathBuf;
 
@@ -74,6 +77,12 @@ pub trait Db: Send {
     /// bundled store with `--fault-hooks`).
     fn fault_url(&self, _node: usize) -> Option<String> {
         None
+    }
+
+    /// The base URL of the node's `/status` (the bundled store serves it
+    /// with or without fault hooks).
+    fn status_url(&self, node: usize) -> Option<String> {
+        self.fault_url(node)
     }
 
     /// The node processes, one per node, when this harness started them.
@@ -146,12 +155,21 @@ pub trait Db: Send {
             .collect()
     }
 
+    /// Where the nodes run (their network and clocks), when this harness
+    /// placed them.
+    fn placement_mut(&mut self) -> Option<&mut Placement> {
+        None
+    }
+
     /// Stops every node and reaps them (SIGKILL ends a stopped process
-    /// too). Idempotent; also called on drop by implementations that own
-    /// processes.
+    /// too), then removes their network. Idempotent; also called on drop
+    /// by implementations that own processes.
     fn teardown(&mut self) {
         for p in self.processes_mut().unwrap_or_default() {
             let _ = p.kill();
+        }
+        if let Some(p) = self.placement_mut() {
+            p.teardown();
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod nemesis;
+pub mod net;
 pub mod progress;
 pub mod recorder;
 pub mod report;

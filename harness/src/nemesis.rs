@@ -2,20 +2,26 @@
 //! took effect, records its start and end in the history, and undoes every
 //! fault at the end, whatever happened.
 //!
-//! Partitions and clock faults go through the bundled store's fault hooks;
-//! kills and pauses are signals to the node's process group. The decisions
-//! (which fault, which nodes) come from [`plan::Planner`], a pure function
-//! of the seed.
+//! On loopback, partitions and clock faults go through the bundled store's
+//! fault hooks. On a real network (`--net netns`) partitions are nftables
+//! rules and packet faults tc netem or nftables ([`network`]), for any
+//! store, and clock faults go through libfaketime for stores that read
+//! time through libc ([`crate::db::fake_clock`]). Kills and pauses are
+//! signals to the node's process group. The decisions (which fault, which
+//! nodes) come from [`plan::Planner`], a pure function of the seed.
 
+pub mod network;
 pub mod partition;
 pub mod plan;
 
+use crate::db::fake_clock::ClockSetting;
 use crate::db::process::proc_state;
 use crate::db::Db;
+use crate::net::packet::PacketSpec;
 use crate::recorder::{Entry, Recorder};
 use checker::{Process, RecordType, Value};
 use partition::{Grudge, PartitionShape};
-use plan::{ClockFault, FaultKind, FaultPlan, Targets};
+use plan::{ClockFault, FaultKind, FaultPlan, PacketLinks, Targets};
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -67,6 +73,7 @@ enum Active {
         nodes: Vec<usize>,
         strobes: Vec<JoinHandle<()>>,
     },
+    Packet,
 }
 
 /// Starts, checks, records and undoes faults.
@@ -76,44 +83,73 @@ pub struct Nemesis {
     recorder: Arc<Recorder>,
     active: BTreeMap<FaultKind, Active>,
     events: Vec<FaultEvent>,
+    packet: PacketSpec,
+}
+
+/// What a cluster offers the nemesis.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FaultSupport {
+    /// The bundled store's fault hooks (partitions and clocks, cooperative).
+    pub fault_hooks: bool,
+    /// This harness started the nodes and can signal them.
+    pub controls_processes: bool,
+    /// The nodes run on a network of their own (`--net netns`).
+    pub real_network: bool,
+    /// The nodes' clocks are libfaketime's.
+    pub fake_clocks: bool,
+}
+
+impl FaultSupport {
+    /// What a running cluster offers.
+    pub fn of(db: &mut dyn Db) -> FaultSupport {
+        let placement = db
+            .placement_mut()
+            .map(|p| (p.net().is_some(), p.has_clocks()));
+        let (real_network, fake_clocks) = placement.unwrap_or_default();
+        FaultSupport {
+            fault_hooks: db.fault_url(0).is_some(),
+            controls_processes: db.controls_processes(),
+            real_network,
+            fake_clocks,
+        }
+    }
 }
 
 /// Why a fault cannot be used on a cluster.
-pub fn unsupported(db: &dyn Db, kinds: &[FaultKind]) -> Option<String> {
-    unsupported_by(
-        db.name(),
-        db.fault_url(0).is_some(),
-        db.controls_processes(),
-        kinds,
-    )
+pub fn unsupported(db: &mut dyn Db, kinds: &[FaultKind]) -> Option<String> {
+    let name = db.name();
+    unsupported_by(name, FaultSupport::of(db), kinds)
 }
 
-/// [`unsupported`] for a target known only by what it offers: its fault
-/// hooks, and whether this harness starts its processes. Used to refuse a
-/// run before anything starts.
-pub fn unsupported_by(
-    name: &str,
-    fault_hooks: bool,
-    controls_processes: bool,
-    kinds: &[FaultKind],
-) -> Option<String> {
+/// [`unsupported`] for a target known only by what it offers. Used to
+/// refuse a run before anything starts.
+pub fn unsupported_by(name: &str, support: FaultSupport, kinds: &[FaultKind]) -> Option<String> {
     for k in kinds {
-        let ok = match k {
-            FaultKind::Partition | FaultKind::Clock => fault_hooks,
-            FaultKind::Kill | FaultKind::Pause => controls_processes,
-        };
-        if !ok {
-            let why = match k {
-                FaultKind::Partition | FaultKind::Clock => {
-                    "it needs the bundled store's fault hooks"
+        let why = match k {
+            FaultKind::Partition if !(support.fault_hooks || support.real_network) => {
+                "it needs the bundled store's fault hooks or a network of its own (--net netns, as root)"
+            }
+            FaultKind::Clock if !(support.fault_hooks || support.fake_clocks) => {
+                if name == "etcd" {
+                    "etcd is a Go program and reads the clock without libc, so libfaketime cannot skew \
+                     it; --monotonic-offsets starts each member with a monotonic clock of its own"
+                } else {
+                    "it needs the bundled store's fault hooks, or libfaketime (apt-get install faketime) \
+                     for a store that reads time through libc"
                 }
-                _ => "it needs nodes this harness started",
-            };
-            return Some(format!(
-                "the {name} target cannot take {} faults: {why}",
-                k.name()
-            ));
-        }
+            }
+            FaultKind::Packet if !support.real_network => {
+                "it needs a network of its own (--net netns, as root)"
+            }
+            FaultKind::Kill | FaultKind::Pause if !support.controls_processes => {
+                "it needs nodes this harness started"
+            }
+            _ => continue,
+        };
+        return Some(format!(
+            "the {name} target cannot take {} faults: {why}",
+            k.name()
+        ));
     }
     None
 }
@@ -127,7 +163,14 @@ impl Nemesis {
             recorder,
             active: BTreeMap::new(),
             events: Vec::new(),
+            packet: PacketSpec::default(),
         })
+    }
+
+    /// The same, making packet faults with these settings.
+    pub fn with_packet_spec(mut self, spec: PacketSpec) -> Nemesis {
+        self.packet = spec;
+        self
     }
 
     /// Kinds of fault in force.
@@ -221,7 +264,7 @@ impl Nemesis {
     /// A bundled node's `/status`.
     pub async fn status(&self, node: usize) -> Result<Json, String> {
         let base = lock_db(&self.db)
-            .fault_url(node)
+            .status_url(node)
             .ok_or_else(|| "no status endpoint".to_string())?;
         let resp = self
             .http
@@ -251,7 +294,7 @@ impl Nemesis {
         match targets {
             Targets::Nodes(n) => n.clone(),
             Targets::Leader { fallback } => {
-                let leader = if lock_db(&self.db).fault_url(0).is_some() {
+                let leader = if lock_db(&self.db).status_url(0).is_some() {
                     self.leader().await
                 } else {
                     None
@@ -290,6 +333,7 @@ impl Nemesis {
                 let fault = fault.on(node[0]);
                 self.start_clock(std::slice::from_ref(&fault)).await
             }
+            FaultPlan::Packet(links) => self.start_packet(links).await,
         };
         self.note(kind, "start", description, problem);
         self.events.last().cloned().expect("just pushed")
@@ -304,6 +348,7 @@ impl Nemesis {
             Active::Kill { nodes } => self.restart(nodes).await,
             Active::Pause { nodes } => self.resume(nodes).await,
             Active::Clock { nodes, strobes } => self.reset_clock(nodes, strobes).await,
+            Active::Packet => self.stop_packet().await,
         };
         self.note(kind, "stop", description, problem);
         self.events.last().cloned()
@@ -318,6 +363,7 @@ impl Nemesis {
             FaultKind::Pause,
             FaultKind::Kill,
             FaultKind::Partition,
+            FaultKind::Packet,
             FaultKind::Clock,
         ] {
             self.stop(kind).await;
@@ -345,8 +391,18 @@ impl Nemesis {
                 ("majorities-ring", partition::majorities_ring(shuffled))
             }
             PartitionShape::Bridge => ("bridge", partition::bridge(shuffled)),
+            PartitionShape::OneWay => ("one-way", partition::one_way(n, shuffled[0])),
         };
         let description = format!("{name}: {}", partition::describe(&grudge));
+        if network::has_net(&self.db) {
+            let drops = network::drops_of(&grudge);
+            let problem = self
+                .blocking(move |db| network::set_drops(&db, &drops))
+                .await;
+            self.active
+                .insert(FaultKind::Partition, Active::Partition { grudge });
+            return (description, problem.err());
+        }
         let mut problems = Vec::new();
         // Blocking on either side cuts a link both ways, so nodes that are
         // down now are still cut off by their peers.
@@ -407,7 +463,39 @@ impl Nemesis {
         }
     }
 
+    /// Runs network commands and probes on a blocking thread.
+    async fn blocking(
+        &self,
+        f: impl FnOnce(SharedDb) -> Result<(), String> + Send + 'static,
+    ) -> Result<(), String> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || f(db))
+            .await
+            .unwrap_or_else(|e| Err(format!("the network task failed: {e}")))
+    }
+
+    async fn start_packet(&mut self, links: &PacketLinks) -> (String, Option<String>) {
+        let description = format!("{} on {}", self.packet, network::describe_links(links));
+        let (links, spec) = (links.clone(), self.packet.clone());
+        let problem = self
+            .blocking(move |db| network::start_packet(&db, &links, &spec))
+            .await;
+        self.active.insert(FaultKind::Packet, Active::Packet);
+        (description, problem.err())
+    }
+
+    async fn stop_packet(&mut self) -> (String, Option<String>) {
+        let problem = self.blocking(|db| network::stop_packet(&db)).await;
+        ("packet faults cleared".into(), problem.err())
+    }
+
     async fn heal_partition(&mut self) -> (String, Option<String>) {
+        if network::has_net(&self.db) {
+            let problem = self
+                .blocking(|db| network::set_drops(&db, &BTreeSet::new()))
+                .await;
+            return ("healed".into(), problem.err());
+        }
         let mut problems = Vec::new();
         for node in self.live_nodes() {
             if let Err(e) = self.hook(node, "/fault/heal", json!({})).await {
@@ -529,8 +617,13 @@ impl Nemesis {
         let mut nodes = Vec::new();
         let mut strobes = Vec::new();
         let mut words = Vec::new();
+        let fake = lock_db(&self.db).fault_url(0).is_none();
         for fault in faults {
-            let (node, description, strobe) = self.start_clock_one(fault, &mut problems).await;
+            let (node, description, strobe) = if fake {
+                self.start_fake_clock_one(fault, &mut problems).await
+            } else {
+                self.start_clock_one(fault, &mut problems).await
+            };
             nodes.push(node);
             strobes.extend(strobe);
             words.push(description);
@@ -649,6 +742,155 @@ impl Nemesis {
         self.status(node).await.ok()?["clock"]["offset_ms"].as_i64()
     }
 
+    /// Sets a node's libfaketime clock.
+    fn set_fake_clock(&self, node: usize, setting: ClockSetting) -> Result<(), String> {
+        let mut db = lock_db(&self.db);
+        let clocks = db
+            .placement_mut()
+            .and_then(|p| p.clocks_mut())
+            .ok_or("the nodes have no libfaketime clocks")?;
+        clocks.set(node, setting)
+    }
+
+    fn fake_setting(&self, node: usize) -> ClockSetting {
+        lock_db(&self.db)
+            .placement_mut()
+            .and_then(|p| p.clocks_mut().map(|c| c.setting(node)))
+            .unwrap_or(ClockSetting::REAL)
+    }
+
+    /// How far a node's wall clock is from ours, from its status.
+    async fn wall_offset_ms(&self, node: usize) -> Result<i64, String> {
+        let s = self.status(node).await?;
+        let theirs = s["wall_ms"]
+            .as_i64()
+            .ok_or_else(|| format!("n{} reports no wall clock", node + 1))?;
+        let ours = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        Ok(theirs - ours)
+    }
+
+    /// Waits (bounded: libfaketime re-reads its file every second) until
+    /// the node's wall clock is `want_ms` off ours, within half a second.
+    async fn wait_wall_offset(&self, node: usize, want_ms: i64) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(crate::db::fake_clock::CACHE_S + 3);
+        loop {
+            let seen = self.wall_offset_ms(node).await;
+            match seen {
+                Ok(o) if (o - want_ms).abs() <= 500 => return Ok(()),
+                _ if Instant::now() >= deadline => {
+                    return Err(format!(
+                        "n{} clock is {seen:?} ms off, wanted {want_ms}",
+                        node + 1
+                    ))
+                }
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    /// A clock fault through libfaketime's control file, checked on the
+    /// node's own wall clock.
+    async fn start_fake_clock_one(
+        &mut self,
+        fault: &ClockFault,
+        problems: &mut Vec<String>,
+    ) -> (usize, String, Option<JoinHandle<()>>) {
+        let node = fault.node();
+        let now = self.fake_setting(node);
+        match *fault {
+            ClockFault::Bump { offset_ms, .. } => {
+                let want = ClockSetting {
+                    offset_ms: now.offset_ms + offset_ms,
+                    ..now
+                };
+                let r = self.set_fake_clock(node, want);
+                // A running rate moves the clock on its own; check jumps
+                // only on a clock that runs at the real rate.
+                let seen = match r {
+                    Ok(()) if now.rate == 1.0 => self.wait_wall_offset(node, want.offset_ms).await,
+                    other => other,
+                };
+                problems.extend(seen.err());
+                (
+                    node,
+                    format!("bumped n{} clock by {offset_ms} ms (libfaketime)", node + 1),
+                    None,
+                )
+            }
+            ClockFault::Drift { rate, .. } => {
+                let r = self.set_fake_clock(node, ClockSetting { rate, ..now });
+                problems.extend(r.err());
+                problems.extend(self.wait_rate(node, rate).await.err());
+                (
+                    node,
+                    format!("n{} clock runs at {rate}x (libfaketime)", node + 1),
+                    None,
+                )
+            }
+            ClockFault::Strobe {
+                delta_ms,
+                period_ms,
+                ..
+            } => {
+                // libfaketime sees a change only when it re-reads its file.
+                let period = Duration::from_millis(period_ms)
+                    .max(Duration::from_secs(2 * crate::db::fake_clock::CACHE_S));
+                let db = self.db.clone();
+                let strobe = tokio::spawn(async move {
+                    let mut up = false;
+                    let mut tick = tokio::time::interval(period);
+                    loop {
+                        tick.tick().await;
+                        up = !up;
+                        let setting = ClockSetting {
+                            offset_ms: now.offset_ms + if up { delta_ms } else { 0 },
+                            ..now
+                        };
+                        if let Some(c) = lock_db(&db).placement_mut().and_then(|p| p.clocks_mut()) {
+                            let _ = c.set(node, setting);
+                        }
+                    }
+                });
+                if now.rate == 1.0 {
+                    problems.extend(
+                        self.wait_wall_offset(node, now.offset_ms + delta_ms)
+                            .await
+                            .err(),
+                    );
+                }
+                (
+                    node,
+                    format!(
+                        "strobing n{} clock by {delta_ms} ms every {} ms (libfaketime)",
+                        node + 1,
+                        period.as_millis()
+                    ),
+                    Some(strobe),
+                )
+            }
+        }
+    }
+
+    /// Checks (bounded) that a node's wall clock runs at `rate`: two
+    /// readings a second apart, once libfaketime has read its file.
+    async fn wait_rate(&self, node: usize, rate: f64) -> Result<(), String> {
+        let mut last = String::new();
+        for _ in 0..4 {
+            let a = self.wall_offset_ms(node).await?;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let b = self.wall_offset_ms(node).await?;
+            // Offsets grow by (rate - 1) ms per real ms.
+            let seen = 1.0 + (b - a) as f64 / 1000.0;
+            if (seen - rate).abs() <= 0.25 * rate.max(1.0) {
+                return Ok(());
+            }
+            last = format!("n{} clock runs at {seen:.2}x, wanted {rate}x", node + 1);
+        }
+        Err(last)
+    }
+
     async fn reset_clock(
         &mut self,
         nodes: Vec<usize>,
@@ -659,6 +901,15 @@ impl Nemesis {
             let _ = s.await;
         }
         let mut problems = Vec::new();
+        if lock_db(&self.db).fault_url(0).is_none() {
+            for &node in &nodes {
+                match self.set_fake_clock(node, ClockSetting::REAL) {
+                    Ok(()) => problems.extend(self.wait_wall_offset(node, 0).await.err()),
+                    Err(e) => problems.push(e),
+                }
+            }
+            return (format!("reset {} clocks", names(&nodes)), joined(problems));
+        }
         for &node in &nodes {
             if let Err(e) = self.hook(node, "/fault/clock/reset", json!({})).await {
                 problems.push(e);

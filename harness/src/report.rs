@@ -52,7 +52,7 @@ pub fn write(
             if let Verdict::NotLinearizable { witnesses } = &report.verdict {
                 // The title states the verdict (the checker's name alone,
                 // "linearizable", read as the opposite).
-                let page = checker::report::html::page(
+                let page = results::counterexample::page(
                     &format!("{}: NOT linearizable ({} checker)", config.name, c.name),
                     &c.lines[..1.min(c.lines.len())],
                     witnesses,

@@ -23,14 +23,11 @@ pub use setup::wait_ready;
 
 use crate::config::TestConfig;
 use crate::nemesis::FaultEvent;
+use checker::history::FINAL_READ_PROCESS_BASE;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use workloads::{CheckerResult, CheckerVerdict};
-
-/// The first process number of the final reads: far above any client's, so
-/// a reader of the history tells them apart.
-const FINAL_READ_PROCESS_BASE: u64 = 1_000_000_000;
 
 /// Where the nodes come from for the bundled target.
 #[derive(Clone, Debug)]

@@ -256,7 +256,8 @@ pub fn counterexample(outcome: &SeedOutcome, title: &str) -> Option<(String, Str
             return None;
         };
         let text = c.lines.join("\n");
-        let page = checker::report::html::page(title, &c.lines[..1.min(c.lines.len())], witnesses);
+        let page =
+            results::counterexample::page(title, &c.lines[..1.min(c.lines.len())], witnesses);
         Some((text, page))
     })
 }

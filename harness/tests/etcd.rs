@@ -88,7 +88,7 @@ async fn a_three_member_cluster_serves_through_kills_restarts_and_pauses() {
         data_dir: dir.path().join("data"),
         logs_dir: dir.path().join("logs"),
     };
-    let mut db = EtcdDb::setup(&options).expect("etcd starts");
+    let mut db = EtcdDb::setup(&options, harness::db::Placement::local()).expect("etcd starts");
     assert_eq!(db.name(), "etcd");
     assert!(db.controls_processes());
     assert_eq!(db.nodes(), 3);

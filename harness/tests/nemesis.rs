@@ -29,17 +29,20 @@ fn cluster() -> Cluster {
 
 fn cluster_with(reads: &str, extra: &[&str]) -> Cluster {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = BundledDb::setup(&BundledOptions {
-        program: env!("CARGO_BIN_EXE_skeptic").into(),
-        nodes: 3,
-        consensus: "multi".into(),
-        reads: reads.into(),
-        fsync: "always".into(),
-        node_op_timeout_ms: 1000,
-        data_dir: dir.path().join("data"),
-        logs_dir: dir.path().join("logs"),
-        extra_args: extra.iter().map(|a| a.to_string()).collect(),
-    })
+    let db = BundledDb::setup(
+        &BundledOptions {
+            program: env!("CARGO_BIN_EXE_skeptic").into(),
+            nodes: 3,
+            consensus: "multi".into(),
+            reads: reads.into(),
+            fsync: "always".into(),
+            node_op_timeout_ms: 1000,
+            data_dir: dir.path().join("data"),
+            logs_dir: dir.path().join("logs"),
+            extra_args: extra.iter().map(|a| a.to_string()).collect(),
+        },
+        harness::db::Placement::local(),
+    )
     .expect("cluster starts");
     let db: SharedDb = Arc::new(Mutex::new(Box::new(db) as Box<dyn Db>));
     let recorder = Arc::new(Recorder::create(&dir.path().join("history.jsonl")).expect("history"));

@@ -8,7 +8,7 @@
 
 use std::fmt::Write;
 
-use checker::report::html::escape;
+use crate::html::escape;
 
 /// One test's result, as a JUnit test case.
 #[derive(Clone, Debug, PartialEq)]

@@ -9,6 +9,10 @@
 //!   faults shaded behind.
 //! - [`report`]: the self-contained HTML page for a run: verdict, summary,
 //!   checkers, plots and a timeline of operations and faults.
+//! - [`counterexample`]: the self-contained HTML page for a checker's
+//!   counterexample: a zoomable timeline per failing part, a stepper
+//!   through the longest linearization, and tables.
+//! - [`html`]: escaping text for HTML, SVG and XML, which all of these use.
 //! - [`junit`]: a JUnit XML document so CI dashboards can show verdicts.
 //!
 //! Nothing here runs a test or checks a history: the harness hands in what
@@ -16,6 +20,8 @@
 
 #![warn(missing_docs)]
 
+pub mod counterexample;
+pub mod html;
 pub mod junit;
 mod numbers;
 pub mod plots;

@@ -12,8 +12,8 @@ mod timeline;
 
 use std::fmt::Write;
 
+use crate::html::escape;
 use crate::plots::{FaultSpan, OpSample};
-use checker::report::html::escape;
 
 /// Everything the run report shows.
 #[derive(Clone, Copy, Debug)]

@@ -289,6 +289,12 @@ async fn status(State(s): State<ApiState>) -> Response {
         "reachable": reachable,
         "blocked": s.node.blocked.blocked(),
         "clock": { "offset_ms": offset_ms, "rate": rate },
+        // The process's wall clock, as libc gives it: what an outside
+        // clock fault (libfaketime) moves; the harness compares it with
+        // its own to see such a fault take effect.
+        "wall_ms": std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
     }))
     .into_response()
 }

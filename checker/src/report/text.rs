@@ -14,6 +14,7 @@
 //! Failing window: records 2 to 5.
 //! ```
 
+use crate::history::{is_final_read, process_label, FINAL_READ_PROCESS_BASE};
 use crate::verdict::{OpView, Witness};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -30,12 +31,16 @@ pub const SHOWN_STEPS: usize = 8;
 /// `  #<op id> process P: <op text> -> state <state after>` (saying how many
 /// earlier steps were left out); gives the state at the end; lists every
 /// blocked operation with its source line and the reason it cannot come
-/// next; and ends with the failing window in record positions. The result
-/// ends with a newline.
+/// next; and ends with the failing window in record positions. Processes
+/// are named by [`process_label`]; when a final read is among those named
+/// (`final N`), a last line says what that is. The result ends with a
+/// newline.
 pub fn witness(w: &Witness) -> String {
     let ops = op_index(w);
     let mut out = String::new();
     let total = w.ops.len();
+    // Whether a `final N` label was printed, which then needs saying once.
+    let mut named_final = false;
     let n = w.longest.len();
 
     let _ = writeln!(
@@ -69,6 +74,7 @@ pub fn witness(w: &Witness) -> String {
             let _ = writeln!(out, "The prefix is:");
         }
         for step in &w.longest[skip..] {
+            named_final |= ops.get(&step.op).is_some_and(|o| is_final_read(o.process));
             let _ = writeln!(
                 out,
                 "  #{} {} -> state {}",
@@ -90,10 +96,11 @@ pub fn witness(w: &Witness) -> String {
         for b in &w.blocked {
             match ops.get(&b.op) {
                 Some(op) => {
+                    named_final |= is_final_read(op.process);
                     let _ = writeln!(
                         out,
-                        "  process {}: {}  (line {}): {}",
-                        op.process,
+                        "  {}: {}  (line {}): {}",
+                        process_label(op.process),
                         op_words(op),
                         op.line,
                         b.reason
@@ -111,11 +118,18 @@ pub fn witness(w: &Witness) -> String {
         "Failing window: records {from} to {to} (from the earliest invocation among \
          these operations to the completion that forces them)."
     );
+    if named_final {
+        let _ = writeln!(
+            out,
+            "(final N: a read the harness made after healing the cluster, \
+             process {FINAL_READ_PROCESS_BASE} + N.)"
+        );
+    }
     out
 }
 
 /// The failing part in words: `key "x"` or `the whole history`.
-pub(crate) fn part_name(w: &Witness) -> String {
+pub fn part_name(w: &Witness) -> String {
     match &w.key {
         Some(k) => format!("key {k}"),
         None => "the whole history".to_string(),
@@ -123,21 +137,22 @@ pub(crate) fn part_name(w: &Witness) -> String {
 }
 
 /// The operations of a witness by id (ids are not positions in `w.ops`).
-pub(crate) fn op_index(w: &Witness) -> HashMap<usize, &OpView> {
+pub fn op_index(w: &Witness) -> HashMap<usize, &OpView> {
     w.ops.iter().map(|op| (op.id, op)).collect()
 }
 
 /// The operation's text without a leading `process N: `, which callers add
-/// themselves.
-pub(crate) fn op_words(op: &OpView) -> &str {
+/// themselves (in the words of [`process_label`]).
+pub fn op_words(op: &OpView) -> &str {
     let prefix = format!("process {}: ", op.process);
     op.text.strip_prefix(prefix.as_str()).unwrap_or(&op.text)
 }
 
-/// `process P: <text>` for an op id, or `operation #id` if it is unknown.
+/// `process P: <text>` (or `final N: <text>`) for an op id, or
+/// `operation #id` if it is unknown.
 fn described(ops: &HashMap<usize, &OpView>, id: usize) -> String {
     match ops.get(&id) {
-        Some(op) => format!("process {}: {}", op.process, op_words(op)),
+        Some(op) => format!("{}: {}", process_label(op.process), op_words(op)),
         None => format!("operation #{id}"),
     }
 }
@@ -304,5 +319,24 @@ pub(crate) mod tests {
             "{t}"
         );
         assert!(t.contains("State at the end: 0"), "{t}");
+    }
+
+    #[test]
+    fn final_reads_are_named_short_and_explained_once() {
+        let mut w = small();
+        let t = witness(&w);
+        assert!(!t.contains("final"), "no final read, no note: {t}");
+        // The blocked read and the linearized write become final reads.
+        w.ops[2].process = FINAL_READ_PROCESS_BASE + 14;
+        w.ops[0].process = FINAL_READ_PROCESS_BASE + 3;
+        let t = witness(&w);
+        assert!(t.contains("  #10 final 3: write 1 -> state 1\n"), "{t}");
+        assert!(
+            t.contains("  final 14: read -> 2  (line 4): read returned 2"),
+            "{t}"
+        );
+        assert!(!t.contains("1000000014"), "{t}");
+        assert_eq!(t.matches("(final N: ").count(), 1, "{t}");
+        assert!(t.ends_with("process 1000000000 + N.)\n"), "{t}");
     }
 }

@@ -2,7 +2,9 @@
 //! (`multi/log`, `etcd`, `external=URL+URL`), and a fresh cluster of it.
 
 use crate::client;
-use crate::db::{BundledDb, BundledOptions, Db, EtcdDb, EtcdOptions, ExternalDb, Protocol};
+use crate::db::{
+    BundledDb, BundledOptions, Db, EtcdDb, EtcdOptions, ExternalDb, Placement, Protocol,
+};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -145,29 +147,35 @@ impl Cluster {
         let logs_dir = plan.logs_root.join(name);
         let db: Box<dyn Db> = match target {
             TargetSpec::Bundled { consensus, reads } => Box::new(
-                BundledDb::setup(&BundledOptions {
-                    program: plan.program.clone(),
-                    nodes: plan.nodes,
-                    consensus: consensus.clone(),
-                    reads: reads.clone(),
-                    fsync: plan.fsync.clone(),
-                    node_op_timeout_ms: 1_000,
-                    data_dir: data_dir.clone(),
-                    logs_dir,
-                    extra_args: Vec::new(),
-                })
+                BundledDb::setup(
+                    &BundledOptions {
+                        program: plan.program.clone(),
+                        nodes: plan.nodes,
+                        consensus: consensus.clone(),
+                        reads: reads.clone(),
+                        fsync: plan.fsync.clone(),
+                        node_op_timeout_ms: 1_000,
+                        data_dir: data_dir.clone(),
+                        logs_dir,
+                        extra_args: Vec::new(),
+                    },
+                    Placement::local(),
+                )
                 .map_err(|e| e.to_string())?,
             ),
             TargetSpec::Etcd => {
                 let program = EtcdDb::find_binary().ok_or(
                     "etcd is not installed (on Debian: apt-get install etcd-server)".to_string(),
                 )?;
-                let mut db = EtcdDb::setup(&EtcdOptions {
-                    program,
-                    nodes: plan.nodes,
-                    data_dir: data_dir.clone(),
-                    logs_dir,
-                })
+                let mut db = EtcdDb::setup(
+                    &EtcdOptions {
+                        program,
+                        nodes: plan.nodes,
+                        data_dir: data_dir.clone(),
+                        logs_dir,
+                    },
+                    Placement::local(),
+                )
                 .map_err(|e| e.to_string())?;
                 db.wait_ready(Duration::from_secs(30))
                     .await

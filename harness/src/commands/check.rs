@@ -4,7 +4,7 @@
 use crate::cli::CheckArgs;
 use anyhow::Context;
 use checker::model::ModelConfig;
-use checker::report::{html, text};
+use checker::report::text;
 use checker::{check_history, format, CheckOptions, CheckReport, Value, Verdict};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -204,7 +204,7 @@ fn show_report(path: &Path, args: &CheckArgs, report: &CheckReport) -> anyhow::R
             Verdict::NotLinearizable { witnesses } => witnesses.as_slice(),
             _ => &[],
         };
-        let page = html::page(&shown, &summary_lines(report), witnesses);
+        let page = results::counterexample::page(&shown, &summary_lines(report), witnesses);
         std::fs::write(&page_path, page)
             .with_context(|| format!("cannot write {}", page_path.display()))?;
         if !args.json {

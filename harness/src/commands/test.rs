@@ -48,6 +48,9 @@ pub fn config(args: &TestArgs) -> TestConfig {
         },
         node_args: args.node_arg.clone(),
         check_timeout_s: args.check_timeout,
+        net: args.net,
+        packet: args.packet.clone(),
+        monotonic_offsets: args.monotonic_offsets,
         ..TestConfig::default()
     };
     if c.target == Target::External {
@@ -122,6 +125,12 @@ pub fn run(args: &TestArgs) -> anyhow::Result<u8> {
             .map_err(|e| anyhow::anyhow!("cannot find this program's path: {e}"))?,
     };
     println!("skeptic test: {}", describe(&config));
+    match config.resolved_net() {
+        Ok((net, None)) => println!("skeptic test: network {}", net.as_str()),
+        Ok((net, Some(why))) => println!("skeptic test: network {} ({why})", net.as_str()),
+        // Refused in the run, before anything starts.
+        Err(_) => {}
+    }
     std::io::stdout().flush()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)

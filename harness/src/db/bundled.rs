@@ -3,7 +3,7 @@
 //! run's directory, fault hooks on.
 
 use super::process::ManagedProcess;
-use super::{cluster_addrs, Db, DbError, Protocol};
+use super::{Db, DbError, Placement, Protocol};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -35,19 +35,23 @@ pub struct BundledOptions {
 pub struct BundledDb {
     http: Vec<SocketAddr>,
     procs: Vec<ManagedProcess>,
+    placement: Placement,
+    fault_hooks: bool,
 }
 
 impl BundledDb {
-    /// Chooses ports and starts every node.
-    pub fn setup(o: &BundledOptions) -> Result<BundledDb, DbError> {
+    /// Chooses addresses and starts every node where `placement` says. On
+    /// loopback the nodes get their fault hooks; in network namespaces the
+    /// faults are the kernel's, and the hooks are off.
+    pub fn setup(o: &BundledOptions, placement: Placement) -> Result<BundledDb, DbError> {
         if !(1..=9).contains(&o.nodes) {
             return Err(DbError::Setup(format!(
                 "the bundled store runs 1 to 9 nodes, not {}",
                 o.nodes
             )));
         }
-        let mut http: Vec<SocketAddr> = cluster_addrs(2 * o.nodes)?;
-        let peer: Vec<SocketAddr> = http.split_off(o.nodes);
+        let (http, peer) = placement.addrs(o.nodes)?;
+        let fault_hooks = placement.net().is_none();
         let peers = target_kv::server::peers_arg(&peer);
         for dir in [&o.data_dir, &o.logs_dir] {
             std::fs::create_dir_all(dir)
@@ -76,17 +80,24 @@ impl BundledDb {
                 o.fsync.clone(),
                 "--op-timeout-ms".into(),
                 o.node_op_timeout_ms.to_string(),
-                "--fault-hooks".into(),
             ]);
+            if fault_hooks {
+                args.push("--fault-hooks".into());
+            }
             args.extend(o.extra_args.iter().cloned());
-            procs.push(ManagedProcess::new(
-                format!("n{id}"),
+            procs.push(placement.process(
+                i,
                 &o.program,
                 args,
                 o.logs_dir.join(format!("n{id}.log")),
             ));
         }
-        let mut db = BundledDb { http, procs };
+        let mut db = BundledDb {
+            http,
+            procs,
+            placement,
+            fault_hooks,
+        };
         for node in 0..o.nodes {
             db.start(node)?;
         }
@@ -118,6 +129,10 @@ impl Db for BundledDb {
     }
 
     fn fault_url(&self, node: usize) -> Option<String> {
+        self.fault_hooks.then(|| self.client_url(node))
+    }
+
+    fn status_url(&self, node: usize) -> Option<String> {
         Some(self.client_url(node))
     }
 
@@ -127,5 +142,15 @@ impl Db for BundledDb {
 
     fn processes_mut(&mut self) -> Option<&mut [ManagedProcess]> {
         Some(&mut self.procs)
+    }
+
+    fn placement_mut(&mut self) -> Option<&mut Placement> {
+        Some(&mut self.placement)
+    }
+}
+
+impl Drop for BundledDb {
+    fn drop(&mut self) {
+        self.teardown();
     }
 }

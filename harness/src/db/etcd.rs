@@ -7,7 +7,7 @@
 //! holds a member, so the restarted member rejoins with its own log.
 
 use super::process::ManagedProcess;
-use super::{cluster_addrs, Db, DbError, Protocol};
+use super::{Db, DbError, Placement, Protocol};
 use crate::client::EtcdClient;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -33,6 +33,7 @@ pub struct EtcdOptions {
 pub struct EtcdDb {
     client: Vec<SocketAddr>,
     procs: Vec<ManagedProcess>,
+    placement: Placement,
 }
 
 /// Heartbeat interval in ms. etcd's default (100) is tuned for real
@@ -134,15 +135,14 @@ impl EtcdDb {
     /// directories (`<data_dir>/n<i>`) and starts every member, logging to
     /// `<logs_dir>/n<i>.log`. Does not wait for a leader: see
     /// [`EtcdDb::wait_ready`].
-    pub fn setup(o: &EtcdOptions) -> Result<EtcdDb, DbError> {
+    pub fn setup(o: &EtcdOptions, placement: Placement) -> Result<EtcdDb, DbError> {
         if !(1..=MEMBERS_MAX).contains(&o.nodes) {
             return Err(DbError::Setup(format!(
                 "etcd runs 1 to {MEMBERS_MAX} members here, not {}",
                 o.nodes
             )));
         }
-        let addrs = cluster_addrs(2 * o.nodes)?;
-        let (client, peer) = addrs.split_at(o.nodes);
+        let (client, peer) = placement.addrs(o.nodes)?;
         let initial_cluster = peer
             .iter()
             .enumerate()
@@ -168,16 +168,17 @@ impl EtcdDb {
             }
             create_private_dir(&dir)?;
             let args = member_args(id, &dir, &client[i], &peer[i], &initial_cluster, &token);
-            procs.push(ManagedProcess::new(
-                format!("n{id}"),
+            procs.push(placement.process(
+                i,
                 &o.program,
                 args,
                 o.logs_dir.join(format!("n{id}.log")),
             ));
         }
         let mut db = EtcdDb {
-            client: client.to_vec(),
+            client,
             procs,
+            placement,
         };
         // On an error here `db` is dropped, which kills the members already
         // started.
@@ -277,6 +278,10 @@ impl Db for EtcdDb {
     fn processes_mut(&mut self) -> Option<&mut [ManagedProcess]> {
         Some(&mut self.procs)
     }
+
+    fn placement_mut(&mut self) -> Option<&mut Placement> {
+        Some(&mut self.placement)
+    }
 }
 
 impl Drop for EtcdDb {
@@ -333,7 +338,10 @@ mod tests {
             data_dir: dir.path().join("data"),
             logs_dir: dir.path().join("logs"),
         };
-        assert!(matches!(EtcdDb::setup(&o), Err(DbError::Setup(_))));
+        assert!(matches!(
+            EtcdDb::setup(&o, Placement::local()),
+            Err(DbError::Setup(_))
+        ));
     }
 
     #[test]
@@ -345,6 +353,9 @@ mod tests {
             data_dir: dir.path().join("data"),
             logs_dir: dir.path().join("logs"),
         };
-        assert!(matches!(EtcdDb::setup(&o), Err(DbError::Start { .. })));
+        assert!(matches!(
+            EtcdDb::setup(&o, Placement::local()),
+            Err(DbError::Start { .. })
+        ));
     }
 }

@@ -70,6 +70,7 @@ pub struct ManagedProcess {
     name: String,
     program: PathBuf,
     args: Vec<String>,
+    envs: Vec<(String, String)>,
     log: PathBuf,
     child: Option<Child>,
 }
@@ -100,9 +101,17 @@ impl ManagedProcess {
             name: name.into(),
             program: program.to_path_buf(),
             args,
+            envs: Vec::new(),
             log,
             child: None,
         }
+    }
+
+    /// The same process with these environment variables set (libfaketime's
+    /// `LD_PRELOAD` and control file, for instance).
+    pub fn with_envs(mut self, envs: Vec<(String, String)>) -> ManagedProcess {
+        self.envs = envs;
+        self
     }
 
     /// The process's name in messages.
@@ -130,6 +139,7 @@ impl ManagedProcess {
         let mut command = Command::new(&self.program);
         command
             .args(&self.args)
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

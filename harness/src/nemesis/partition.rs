@@ -21,10 +21,15 @@ pub enum PartitionShape {
     Bridge,
     /// The current leader cut off (a random node if there is none).
     IsolateLeader,
+    /// One node's messages dropped by every other node, while it still
+    /// hears them all. Only a real network makes it (`--net netns`); the
+    /// fault hooks cut a link both ways.
+    OneWay,
 }
 
 impl PartitionShape {
-    /// Every shape.
+    /// Every shape that cuts links both ways (what the fault hooks and the
+    /// simulator make; [`PartitionShape::OneWay`] is apart).
     pub const ALL: [PartitionShape; 6] = [
         PartitionShape::IsolateOne,
         PartitionShape::Halves,
@@ -60,6 +65,19 @@ pub fn components(n: usize, parts: &[Vec<usize>]) -> Grudge {
 /// One node against the rest.
 pub fn isolate(n: usize, node: usize) -> Grudge {
     components(n, &[vec![node], (0..n).filter(|&b| b != node).collect()])
+}
+
+/// Everyone drops `node`'s traffic; `node` still hears everyone.
+pub fn one_way(n: usize, node: usize) -> Grudge {
+    (0..n)
+        .map(|b| {
+            if b == node {
+                BTreeSet::new()
+            } else {
+                BTreeSet::from([node])
+            }
+        })
+        .collect()
 }
 
 /// Nodes in `shuffled` order: the first floor(n/2) against the rest.
@@ -111,18 +129,25 @@ pub fn bridge(shuffled: &[usize]) -> Grudge {
     grudge
 }
 
-/// Words for a grudge: each cut link once (1-based names, as the nodes
-/// call themselves).
+/// Words for a grudge: each link cut both ways once (`n1 x n2 n3`), and
+/// each link cut one way with its direction (`n1 -> n2 cut`: n2 does not
+/// hear n1). Names are 1-based, as the nodes call themselves.
 pub fn describe(grudge: &Grudge) -> String {
     let mut lines = Vec::new();
     for (a, blocked) in grudge.iter().enumerate() {
+        let both = |b: usize| grudge.get(b).is_some_and(|g| g.contains(&a));
         let cut: Vec<String> = blocked
             .iter()
-            .filter(|&&b| b > a)
+            .filter(|&&b| b > a && both(b))
             .map(|b| format!("n{}", b + 1))
             .collect();
         if !cut.is_empty() {
             lines.push(format!("n{} x {}", a + 1, cut.join(" ")));
+        }
+    }
+    for (a, blocked) in grudge.iter().enumerate() {
+        for &b in blocked.iter().filter(|&&b| !grudge[b].contains(&a)) {
+            lines.push(format!("n{} -> n{} cut", b + 1, a + 1));
         }
     }
     if lines.is_empty() {
@@ -135,6 +160,14 @@ pub fn describe(grudge: &Grudge) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_one_way_partition_is_described_with_its_direction() {
+        let g = one_way(3, 0);
+        assert!(g[0].is_empty() && g[1].contains(&0) && g[2].contains(&0));
+        assert_eq!(describe(&g), "n1 -> n2 cut; n1 -> n3 cut");
+        assert_eq!(describe(&isolate(3, 0)), "n1 x n2 n3");
+    }
 
     fn linked(g: &Grudge, a: usize, b: usize) -> bool {
         !g[a].contains(&b) && !g[b].contains(&a)

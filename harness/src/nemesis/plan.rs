@@ -18,8 +18,12 @@ pub enum FaultKind {
     Kill,
     /// SIGSTOP, then SIGCONT.
     Pause,
-    /// Clock bumps and strobes (through the fault hooks).
+    /// Clock bumps and strobes (through the fault hooks, or libfaketime
+    /// when the nodes have none).
     Clock,
+    /// Packet faults (delay, loss, ...) on some links, with tc netem or
+    /// nftables: only on a real network (`--net netns`).
+    Packet,
 }
 
 impl FaultKind {
@@ -31,6 +35,16 @@ impl FaultKind {
         FaultKind::Clock,
     ];
 
+    /// Every kind there is (the default rotation leaves `packet` out: it
+    /// needs a real network).
+    pub const KNOWN: [FaultKind; 5] = [
+        FaultKind::Partition,
+        FaultKind::Kill,
+        FaultKind::Pause,
+        FaultKind::Clock,
+        FaultKind::Packet,
+    ];
+
     /// The name on the command line and in histories.
     pub fn name(self) -> &'static str {
         match self {
@@ -38,6 +52,7 @@ impl FaultKind {
             FaultKind::Kill => "kill",
             FaultKind::Pause => "pause",
             FaultKind::Clock => "clock",
+            FaultKind::Packet => "packet",
         }
     }
 
@@ -50,12 +65,12 @@ impl FaultKind {
         let mut kinds = Vec::new();
         for part in s.split(',') {
             let part = part.trim();
-            let kind = FaultKind::ALL
+            let kind = FaultKind::KNOWN
                 .into_iter()
                 .find(|k| k.name() == part)
                 .ok_or_else(|| {
                     format!(
-                        "unknown fault {part:?} (expected partition, kill, pause, clock, or none)"
+                        "unknown fault {part:?} (expected partition, kill, pause, clock, packet, or none)"
                     )
                 })?;
             if !kinds.contains(&kind) {
@@ -155,6 +170,20 @@ pub enum FaultPlan {
     /// A clock fault on the current leader, resolved when it starts (the
     /// fault's own node is used when no leader is known).
     LeaderClock(ClockFault),
+    /// Packet faults on these links.
+    Packet(PacketLinks),
+}
+
+/// Which links a packet fault hits.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PacketLinks {
+    /// Every link of one node.
+    Node(usize),
+    /// Every link of each node of a minority.
+    Minority(Vec<usize>),
+    /// Only the links between two groups (each way).
+    Between(Vec<usize>, Vec<usize>),
 }
 
 impl FaultPlan {
@@ -165,6 +194,7 @@ impl FaultPlan {
             FaultPlan::Kill(_) => FaultKind::Kill,
             FaultPlan::Pause(_) => FaultKind::Pause,
             FaultPlan::Clock(_) | FaultPlan::LeaderClock(_) => FaultKind::Clock,
+            FaultPlan::Packet(_) => FaultKind::Packet,
         }
     }
 }
@@ -207,6 +237,7 @@ pub struct Planner {
     kinds: Vec<FaultKind>,
     nodes: usize,
     aim: Aim,
+    one_way: bool,
 }
 
 impl Planner {
@@ -218,7 +249,15 @@ impl Planner {
             kinds: kinds.to_vec(),
             nodes: nodes.max(1),
             aim,
+            one_way: false,
         }
+    }
+
+    /// The same, drawing one-way partitions too: only a real network can
+    /// make them (the fault hooks cut a link both ways).
+    pub fn with_one_way_partitions(mut self, on: bool) -> Planner {
+        self.one_way = on;
+        self
     }
 
     fn below(&mut self, n: usize) -> usize {
@@ -267,8 +306,12 @@ impl Planner {
                 shuffled,
             },
             FaultKind::Partition => {
-                let i = self.below(PartitionShape::ALL.len());
-                let mut shape = PartitionShape::ALL[i];
+                let shapes = PartitionShape::ALL.len() + usize::from(self.one_way);
+                let i = self.below(shapes);
+                let mut shape = PartitionShape::ALL
+                    .get(i)
+                    .copied()
+                    .unwrap_or(PartitionShape::OneWay);
                 if shape == PartitionShape::MajoritiesRing && self.nodes < 5 {
                     shape = PartitionShape::RandomHalves;
                 }
@@ -292,6 +335,22 @@ impl Planner {
             }
             FaultKind::Clock if self.aim == Aim::Leader || self.below(4) == 0 => {
                 FaultPlan::LeaderClock(self.clock_fault(shuffled[0]))
+            }
+            FaultKind::Packet => {
+                let links = match self.below(3) {
+                    0 => PacketLinks::Node(shuffled[0]),
+                    1 if minority > 1 => PacketLinks::Minority(shuffled[..minority].to_vec()),
+                    _ if self.nodes > 1 => {
+                        let (a, b) = shuffled.split_at(self.nodes / 2);
+                        let a = if a.is_empty() { &shuffled[..1] } else { a };
+                        PacketLinks::Between(
+                            a.to_vec(),
+                            b.iter().filter(|n| !a.contains(n)).copied().collect(),
+                        )
+                    }
+                    _ => PacketLinks::Node(shuffled[0]),
+                };
+                FaultPlan::Packet(links)
             }
             FaultKind::Clock => {
                 // A random nonempty subset, each node skewed its own way.

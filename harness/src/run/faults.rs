@@ -1,4 +1,5 @@
-//! The nemesis's side of the load phase.
+//! The nemesis's side of the load phase. One-way partitions are drawn
+//! only on a real network (the fault hooks cut links both ways).
 
 use crate::config::TestConfig;
 use crate::nemesis::plan::{Planner, Step};
@@ -11,12 +12,14 @@ use tokio::sync::watch;
 /// The nemesis's loop: a step every interval until told to stop.
 pub(super) async fn nemesis_loop(
     nemesis: Arc<tokio::sync::Mutex<Nemesis>>,
+    one_way_partitions: bool,
     config: TestConfig,
     mut stop: watch::Receiver<bool>,
     progress: Arc<Progress>,
 ) {
     let nodes = config.nodes;
-    let mut planner = Planner::new(config.seed, &config.nemesis, nodes, config.nemesis_targets);
+    let mut planner = Planner::new(config.seed, &config.nemesis, nodes, config.nemesis_targets)
+        .with_one_way_partitions(one_way_partitions);
     let interval = Duration::from_secs_f64(config.nemesis_interval_s);
     loop {
         tokio::select! {

@@ -69,10 +69,12 @@ pub(super) async fn run_load(
     }
     let nemesis = Arc::new(tokio::sync::Mutex::new(
         Nemesis::new(db.clone(), prepared.recorder.clone())
-            .map_err(|e| RunError::Setup(e.to_string()))?,
+            .map_err(|e| RunError::Setup(e.to_string()))?
+            .with_packet_spec(prepared.packet.clone()),
     ));
     let nemesis_task = tokio::spawn(nemesis_loop(
         nemesis.clone(),
+        crate::nemesis::network::has_net(db),
         config.clone(),
         stop_rx.clone(),
         shared.progress.clone(),

@@ -6,9 +6,15 @@ use super::clients::Shared;
 use super::Programs;
 use crate::client;
 use crate::config::{Target, TestConfig};
-use crate::db::{BundledDb, BundledOptions, Db, EtcdDb, EtcdOptions, ExternalDb, Protocol};
+use crate::db::fake_clock::FakeClocks;
+use crate::db::{
+    BundledDb, BundledOptions, Db, EtcdDb, EtcdOptions, ExternalDb, Placement, Protocol,
+};
 use crate::error::RunError;
 use crate::nemesis::{lock_db, unsupported, SharedDb};
+use crate::net::netns::RunNet;
+use crate::net::packet::PacketSpec;
+use crate::net::NetMode;
 use crate::progress::Progress;
 use crate::recorder::Recorder;
 use results::store::RunDir;
@@ -32,6 +38,8 @@ pub(super) struct Prepared {
     pub shared: Arc<Shared>,
     /// How clients talk to the nodes.
     pub protocol: Protocol,
+    /// The packet nemesis's settings.
+    pub packet: PacketSpec,
     /// Kills the cluster if the run ends early; declared last so that it
     /// drops after everything that uses the cluster.
     pub _teardown: TeardownGuard,
@@ -52,17 +60,27 @@ impl Drop for TeardownGuard {
 /// directory and leaves `latest` where it was.
 pub(super) fn prepare(config: &TestConfig, programs: &Programs) -> Result<Prepared, RunError> {
     config.validate().map_err(RunError::Config)?;
-    let t = config.target;
+    let (net, why_local) = config.resolved_net().map_err(RunError::Config)?;
     if let Some(why) = crate::nemesis::unsupported_by(
-        t.name(),
-        t.has_fault_hooks(),
-        t.controls_processes(),
+        config.target.name(),
+        config.fault_support(net),
         &config.nemesis,
     ) {
         return Err(RunError::Config(why));
     }
+    let packet = packet_spec(config, net)?;
+    if let Some(why) = why_local {
+        tracing::info!("network: local ({why})");
+    }
     let dir =
         RunDir::create(&config.store, &config.name).map_err(|e| RunError::Setup(e.to_string()))?;
+    // The stored configuration says which network and packet settings were
+    // used, so a rerun repeats them.
+    let config = &TestConfig {
+        net: Some(net),
+        packet: Some(packet.to_string()),
+        ..config.clone()
+    };
     let mut stored = serde_json::to_value(config).map_err(|e| RunError::Results(e.to_string()))?;
     stored["skeptic_version"] = env!("CARGO_PKG_VERSION").into();
     let workload = workloads::make(
@@ -83,9 +101,10 @@ pub(super) fn prepare(config: &TestConfig, programs: &Programs) -> Result<Prepar
             .map_err(|e| RunError::Setup(format!("cannot create the history file: {e}")))?,
     );
 
-    let db: SharedDb = Arc::new(Mutex::new(setup_db(config, programs, &dir)?));
+    let placement = placement(config, net, &dir)?;
+    let db: SharedDb = Arc::new(Mutex::new(setup_db(config, programs, &dir, placement)?));
     let teardown = TeardownGuard(db.clone());
-    if let Some(why) = unsupported(&**lock_db(&db), &config.nemesis) {
+    if let Some(why) = unsupported(&mut **lock_db(&db), &config.nemesis) {
         return Err(RunError::Config(why));
     }
     let protocol = lock_db(&db).protocol();
@@ -104,6 +123,7 @@ pub(super) fn prepare(config: &TestConfig, programs: &Programs) -> Result<Prepar
         progress: Arc::new(Progress::default()),
     });
     Ok(Prepared {
+        packet,
         dir,
         recorder,
         db,
@@ -114,26 +134,75 @@ pub(super) fn prepare(config: &TestConfig, programs: &Programs) -> Result<Prepar
     })
 }
 
+/// The packet nemesis's settings: the configured ones, or a default this
+/// kernel can make (delay needs tc netem).
+fn packet_spec(config: &TestConfig, net: NetMode) -> Result<PacketSpec, RunError> {
+    let text = match &config.packet {
+        Some(t) => t.clone(),
+        None if net == NetMode::Netns && crate::net::packet::netem_supported() => {
+            "delay=50ms,jitter=10ms,loss=5%".into()
+        }
+        None => "loss=5%".into(),
+    };
+    text.parse()
+        .map_err(|e| RunError::Config(format!("--packet {text:?}: {e}")))
+}
+
+/// Where the nodes run: loopback, or namespaces of a network made for
+/// this run (with libfaketime clocks and time namespaces when asked for).
+fn placement(config: &TestConfig, net: NetMode, dir: &RunDir) -> Result<Placement, RunError> {
+    let mut placement = match net {
+        NetMode::Local => Placement::local(),
+        NetMode::Netns => {
+            let id = crate::net::netns::random_run_id();
+            let run_net = RunNet::create(&id, config.nodes)
+                .map_err(|e| RunError::Setup(format!("cannot make the run's network: {e}")))?;
+            tracing::info!(
+                "network: namespaces of run {id}, subnet {}",
+                run_net.subnet()
+            );
+            Placement::netns(run_net)
+        }
+    };
+    if config.uses_fake_clocks(net) {
+        let clocks =
+            FakeClocks::create(&dir.path.join("clocks"), config.nodes).map_err(RunError::Setup)?;
+        placement = placement.with_clocks(clocks);
+    }
+    if config.monotonic_offsets {
+        // Hours apart, so no two nodes' monotonic clocks come near.
+        let offsets = (0..config.nodes as u64)
+            .map(|n| 3_600 * (n + 1) + config.seed % 600)
+            .collect();
+        placement = placement.with_monotonic_offsets(offsets);
+    }
+    Ok(placement)
+}
+
 fn setup_db(
     config: &TestConfig,
     programs: &Programs,
     dir: &RunDir,
+    placement: Placement,
 ) -> Result<Box<dyn Db>, RunError> {
     Ok(match config.target {
         Target::Bundled => Box::new(
-            BundledDb::setup(&BundledOptions {
-                program: programs.bundled_node.clone(),
-                nodes: config.nodes,
-                consensus: arg_name(config.consensus),
-                reads: arg_name(config.reads),
-                fsync: arg_name(config.fsync),
-                // The node answers "timeout" (indeterminate) before the
-                // client gives up, so the history says which it was.
-                node_op_timeout_ms: (config.op_timeout_ms * 2 / 3).max(5),
-                data_dir: dir.path.join("data"),
-                logs_dir: dir.logs_dir(),
-                extra_args: config.node_args.clone(),
-            })
+            BundledDb::setup(
+                &BundledOptions {
+                    program: programs.bundled_node.clone(),
+                    nodes: config.nodes,
+                    consensus: arg_name(config.consensus),
+                    reads: arg_name(config.reads),
+                    fsync: arg_name(config.fsync),
+                    // The node answers "timeout" (indeterminate) before the
+                    // client gives up, so the history says which it was.
+                    node_op_timeout_ms: (config.op_timeout_ms * 2 / 3).max(5),
+                    data_dir: dir.path.join("data"),
+                    logs_dir: dir.logs_dir(),
+                    extra_args: config.node_args.clone(),
+                },
+                placement,
+            )
             .map_err(|e| RunError::Setup(e.to_string()))?,
         ),
         Target::Etcd => {
@@ -143,12 +212,15 @@ fn setup_db(
                 )
             })?;
             Box::new(
-                EtcdDb::setup(&EtcdOptions {
-                    program,
-                    nodes: config.nodes,
-                    data_dir: dir.path.join("data"),
-                    logs_dir: dir.logs_dir(),
-                })
+                EtcdDb::setup(
+                    &EtcdOptions {
+                        program,
+                        nodes: config.nodes,
+                        data_dir: dir.path.join("data"),
+                        logs_dir: dir.logs_dir(),
+                    },
+                    placement,
+                )
                 .map_err(|e| RunError::Setup(e.to_string()))?,
             )
         }

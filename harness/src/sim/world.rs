@@ -1180,6 +1180,9 @@ impl World {
                         let l = self.leader().unwrap_or(shuffled[0]);
                         partition::isolate(n, l)
                     }
+                    // Not among ALL: the simulator's one-way cuts are
+                    // their own fault kind.
+                    PartitionShape::OneWay => partition::one_way(n, shuffled[0]),
                 };
                 for (a, blocked) in grudge.iter().enumerate() {
                     for b in blocked {

@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use checker::report::html::escape;
+use crate::html::escape;
 
 /// The most rows in the table; a configuration larger than this is read
 /// from the JSON block instead.

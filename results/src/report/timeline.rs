@@ -8,9 +8,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use crate::html::escape;
 use crate::numbers::{nice_step, trim};
 use crate::plots::{FaultSpan, OpSample, SampleOutcome};
-use checker::report::html::escape;
+use checker::history::{is_final_read, process_label};
 
 /// The most operations drawn. A browser stays responsive with a few
 /// thousand SVG elements with tooltips, and a person cannot read more.
@@ -292,11 +293,11 @@ fn svg(samples: &[OpSample], faults: &[FaultSpan], window: &Window) -> String {
         let _ = writeln!(
             out,
             "<rect class=\"op {}{open}\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bar_px:.1}\">\
-             <title>p{} {}: {}, {when}, started at {} s</title></rect>",
+             <title>{} {}: {}, {when}, started at {} s</title></rect>",
             s.outcome.word(),
             TOP_PX + lane as f64 * lane_px + 1.0,
             (x1 - x0).max(BAR_PX_MIN),
-            s.process,
+            lane_label(s.process),
             escape(&s.summary),
             s.outcome.word(),
             trim(s.start_s, 3)
@@ -307,9 +308,10 @@ fn svg(samples: &[OpSample], faults: &[FaultSpan], window: &Window) -> String {
         for (process, lane) in &lanes {
             let _ = writeln!(
                 out,
-                "<text class=\"lane-label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">p{process}</text>",
+                "<text class=\"lane-label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
                 LEFT_PX - 6.0,
-                TOP_PX + (*lane as f64 + 0.5) * lane_px + 4.0
+                TOP_PX + (*lane as f64 + 0.5) * lane_px + 4.0,
+                lane_label(*process)
             );
         }
     }
@@ -317,9 +319,21 @@ fn svg(samples: &[OpSample], faults: &[FaultSpan], window: &Window) -> String {
     out
 }
 
+/// `p7` for a client (lanes are narrow), `final 3` for one of the
+/// harness's final reads, whose ten-digit number would not fit the
+/// label column.
+fn lane_label(process: u64) -> String {
+    if is_final_read(process) {
+        process_label(process)
+    } else {
+        format!("p{process}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use checker::history::FINAL_READ_PROCESS_BASE;
 
     fn sample(process: u64, start_s: f64, outcome: SampleOutcome) -> OpSample {
         OpSample {
@@ -344,6 +358,20 @@ mod tests {
         let html = render(&samples, &[], 20.0);
         assert_eq!(html.matches("class=\"op ok\"").count(), 10);
         assert_eq!(html.matches("class=\"lane-label\"").count(), 3);
+        assert!(html.contains(">p2</text>"), "{html}");
+    }
+
+    #[test]
+    fn final_reads_get_short_lane_labels() {
+        let samples = [
+            sample(3, 1.0, SampleOutcome::Ok),
+            sample(FINAL_READ_PROCESS_BASE + 12, 9.0, SampleOutcome::Ok),
+        ];
+        let html = render(&samples, &[], 10.0);
+        assert!(html.contains(">p3</text>"), "{html}");
+        assert!(html.contains(">final 12</text>"), "{html}");
+        assert!(html.contains("<title>final 12 read"), "{html}");
+        assert!(!html.contains("1000000012"), "{html}");
     }
 
     #[test]
