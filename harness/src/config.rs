@@ -148,12 +148,33 @@ impl TestConfig {
                 _ => Ok((NetMode::Local, None)),
             };
         }
+        if self.monotonic_offsets && self.target == Target::External {
+            return Err("--monotonic-offsets needs nodes this harness starts".into());
+        }
         match self.net {
             Some(NetMode::Netns) => crate::net::netns_available()
                 .map(|()| (NetMode::Netns, None))
                 .map_err(|why| format!("--net netns is not possible here: {why}")),
             Some(NetMode::Local) => Ok((NetMode::Local, None)),
-            None => Ok(crate::net::default_mode()),
+            None => match crate::net::default_mode() {
+                // Without libfaketime, the bundled store's clocks can be
+                // skewed only through its hooks, on loopback.
+                (NetMode::Netns, _)
+                    if self.target == Target::Bundled
+                        && self.nemesis.contains(&FaultKind::Clock)
+                        && crate::db::fake_clock::library().is_none() =>
+                {
+                    Ok((
+                        NetMode::Local,
+                        Some(
+                            "clock faults without the fault hooks need libfaketime \
+                             (apt-get install faketime)"
+                                .into(),
+                        ),
+                    ))
+                }
+                other => Ok(other),
+            },
         }
     }
 

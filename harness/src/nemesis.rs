@@ -355,15 +355,16 @@ impl Nemesis {
     }
 
     /// Undoes every fault: resumes paused nodes and restarts killed ones
-    /// first (so the hooks can reach them), then heals the network and
-    /// resets clocks. Called at the end of every test, also on errors and
+    /// first (so the hooks can reach them), then clears packet faults (so
+    /// the partition's heal probes are not delayed or lost), heals the
+    /// network and resets clocks. Called at the end of every test, also on errors and
     /// interrupts.
     pub async fn heal_all(&mut self) {
         for kind in [
             FaultKind::Pause,
             FaultKind::Kill,
-            FaultKind::Partition,
             FaultKind::Packet,
+            FaultKind::Partition,
             FaultKind::Clock,
         ] {
             self.stop(kind).await;
@@ -396,8 +397,9 @@ impl Nemesis {
         let description = format!("{name}: {}", partition::describe(&grudge));
         if network::has_net(&self.db) {
             let drops = network::drops_of(&grudge);
+            let wait = self.probe_wait();
             let problem = self
-                .blocking(move |db| network::set_drops(&db, &drops))
+                .blocking(move |db| network::set_drops(&db, &drops, wait))
                 .await;
             self.active
                 .insert(FaultKind::Partition, Active::Partition { grudge });
@@ -463,6 +465,16 @@ impl Nemesis {
         }
     }
 
+    /// How long a partition's probe waits: loopback-fast, plus what a
+    /// packet fault in force may add.
+    fn probe_wait(&self) -> Duration {
+        let mut wait = network::PROBE_WAIT;
+        if self.is_active(FaultKind::Packet) {
+            wait += 2 * (self.packet.delay + self.packet.jitter);
+        }
+        wait
+    }
+
     /// Runs network commands and probes on a blocking thread.
     async fn blocking(
         &self,
@@ -491,8 +503,9 @@ impl Nemesis {
 
     async fn heal_partition(&mut self) -> (String, Option<String>) {
         if network::has_net(&self.db) {
+            let wait = self.probe_wait();
             let problem = self
-                .blocking(|db| network::set_drops(&db, &BTreeSet::new()))
+                .blocking(move |db| network::set_drops(&db, &BTreeSet::new(), wait))
                 .await;
             return ("healed".into(), problem.err());
         }
@@ -799,6 +812,14 @@ impl Nemesis {
     ) -> (usize, String, Option<JoinHandle<()>>) {
         let node = fault.node();
         let now = self.fake_setting(node);
+        // A killed or paused node cannot show its clock; its file takes
+        // effect when it runs again.
+        let live = self.live_nodes().contains(&node);
+        let later = if live {
+            ""
+        } else {
+            ", from when it runs again"
+        };
         match *fault {
             ClockFault::Bump { offset_ms, .. } => {
                 let want = ClockSetting {
@@ -809,23 +830,30 @@ impl Nemesis {
                 // A running rate moves the clock on its own; check jumps
                 // only on a clock that runs at the real rate.
                 let seen = match r {
-                    Ok(()) if now.rate == 1.0 => self.wait_wall_offset(node, want.offset_ms).await,
+                    Ok(()) if live && now.rate == 1.0 => {
+                        self.wait_wall_offset(node, want.offset_ms).await
+                    }
                     other => other,
                 };
                 problems.extend(seen.err());
                 (
                     node,
-                    format!("bumped n{} clock by {offset_ms} ms (libfaketime)", node + 1),
+                    format!(
+                        "bumped n{} clock by {offset_ms} ms (libfaketime{later})",
+                        node + 1
+                    ),
                     None,
                 )
             }
             ClockFault::Drift { rate, .. } => {
                 let r = self.set_fake_clock(node, ClockSetting { rate, ..now });
                 problems.extend(r.err());
-                problems.extend(self.wait_rate(node, rate).await.err());
+                if live {
+                    problems.extend(self.wait_rate(node, rate).await.err());
+                }
                 (
                     node,
-                    format!("n{} clock runs at {rate}x (libfaketime)", node + 1),
+                    format!("n{} clock runs at {rate}x (libfaketime{later})", node + 1),
                     None,
                 )
             }
@@ -834,36 +862,41 @@ impl Nemesis {
                 period_ms,
                 ..
             } => {
+                // The first flip, checked before the strobe task exists,
+                // so an abort meanwhile leaves no task behind.
+                let up = ClockSetting {
+                    offset_ms: now.offset_ms + delta_ms,
+                    ..now
+                };
+                let r = self.set_fake_clock(node, up);
+                let seen = match r {
+                    Ok(()) if live && now.rate == 1.0 => {
+                        self.wait_wall_offset(node, up.offset_ms).await
+                    }
+                    other => other,
+                };
+                problems.extend(seen.err());
                 // libfaketime sees a change only when it re-reads its file.
                 let period = Duration::from_millis(period_ms)
                     .max(Duration::from_secs(2 * crate::db::fake_clock::CACHE_S));
                 let db = self.db.clone();
                 let strobe = tokio::spawn(async move {
-                    let mut up = false;
-                    let mut tick = tokio::time::interval(period);
+                    let mut high = true;
+                    let start = tokio::time::Instant::now() + period;
+                    let mut tick = tokio::time::interval_at(start, period);
                     loop {
                         tick.tick().await;
-                        up = !up;
-                        let setting = ClockSetting {
-                            offset_ms: now.offset_ms + if up { delta_ms } else { 0 },
-                            ..now
-                        };
+                        high = !high;
+                        let setting = if high { up } else { now };
                         if let Some(c) = lock_db(&db).placement_mut().and_then(|p| p.clocks_mut()) {
                             let _ = c.set(node, setting);
                         }
                     }
                 });
-                if now.rate == 1.0 {
-                    problems.extend(
-                        self.wait_wall_offset(node, now.offset_ms + delta_ms)
-                            .await
-                            .err(),
-                    );
-                }
                 (
                     node,
                     format!(
-                        "strobing n{} clock by {delta_ms} ms every {} ms (libfaketime)",
+                        "strobing n{} clock by {delta_ms} ms every {} ms (libfaketime{later})",
                         node + 1,
                         period.as_millis()
                     ),
@@ -902,9 +935,13 @@ impl Nemesis {
         }
         let mut problems = Vec::new();
         if lock_db(&self.db).fault_url(0).is_none() {
+            let live = self.live_nodes();
             for &node in &nodes {
                 match self.set_fake_clock(node, ClockSetting::REAL) {
-                    Ok(()) => problems.extend(self.wait_wall_offset(node, 0).await.err()),
+                    Ok(()) if live.contains(&node) => {
+                        problems.extend(self.wait_wall_offset(node, 0).await.err())
+                    }
+                    Ok(()) => {}
                     Err(e) => problems.push(e),
                 }
             }

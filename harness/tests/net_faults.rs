@@ -144,28 +144,30 @@ fn etcd_passes_kernel_partitions_and_packet_faults() {
         eprintln!("skipped: etcd is not installed (apt-get install etcd-server)");
         return;
     }
-    let store = tempfile::tempdir().expect("tempdir");
-    let out = test(
-        store.path(),
-        &[
-            "--target",
-            "etcd",
-            "--workload",
-            "kv",
-            "--nemesis",
-            "partition,packet,kill,pause",
-            "--nemesis-interval",
-            "1.5",
-            "--time-limit",
-            "10",
-        ],
-    );
-    assert_valid(&out);
-    let started = faults_started(store.path());
-    assert!(
-        started.iter().any(|f| f.starts_with("partition")),
-        "{started:?}"
-    );
+    for workload in ["register", "kv"] {
+        let store = tempfile::tempdir().expect("tempdir");
+        let out = test(
+            store.path(),
+            &[
+                "--target",
+                "etcd",
+                "--workload",
+                workload,
+                "--nemesis",
+                "partition,packet,kill,pause",
+                "--nemesis-interval",
+                "1.5",
+                "--time-limit",
+                "10",
+            ],
+        );
+        assert_valid(&out);
+        let started = faults_started(store.path());
+        assert!(
+            started.iter().any(|f| f.starts_with("partition")),
+            "{started:?}"
+        );
+    }
 }
 
 #[test]

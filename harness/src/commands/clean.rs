@@ -8,9 +8,7 @@ use harness::net::clean;
 
 /// Lists and removes leftovers; exit 0 when nothing of ours is left.
 pub fn run(args: &CleanArgs) -> anyhow::Result<u8> {
-    let all = clean::leftovers();
-    let (doomed, kept): (Vec<_>, Vec<_>) =
-        all.into_iter().partition(|l| args.force || l.is_stale());
+    let (doomed, kept) = clean::removable(args.force)?;
     for l in &kept {
         println!("kept (its run is live; --force removes it): {l}");
     }

@@ -14,8 +14,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// How long a probe waits for its datagram: loopback-fast when the link
-/// is open, so a miss in this time means dropped.
-const PROBE_WAIT: Duration = Duration::from_millis(150);
+/// is open, so a miss in this time means dropped (packet faults in force
+/// add their delay).
+pub const PROBE_WAIT: Duration = Duration::from_millis(150);
 
 /// The directed links a grudge cuts: `(from, to)` where `to` drops what
 /// `from` sends.
@@ -37,7 +38,11 @@ pub fn has_net(db: &SharedDb) -> bool {
 /// Applies `drops` (the empty set heals) and probes every directed link:
 /// a cut one must drop the probe and an open one must pass it. Returns
 /// what was wrong, if anything.
-pub fn set_drops(db: &SharedDb, drops: &BTreeSet<(usize, usize)>) -> Result<(), String> {
+pub fn set_drops(
+    db: &SharedDb,
+    drops: &BTreeSet<(usize, usize)>,
+    wait: Duration,
+) -> Result<(), String> {
     let mut guard = lock_db(db);
     let net = guard
         .placement_mut()
@@ -45,7 +50,7 @@ pub fn set_drops(db: &SharedDb, drops: &BTreeSet<(usize, usize)>) -> Result<(), 
         .ok_or("the cluster has no network of its own")?;
     net.set_drops(drops).map_err(|e| e.to_string())?;
     // Every directed link at once: a dropped probe takes its whole wait.
-    let passed = probe::delivery_matrix(net, PROBE_WAIT).map_err(|e| e.to_string())?;
+    let passed = probe::delivery_matrix(net, wait).map_err(|e| e.to_string())?;
     let mut wrong = Vec::new();
     for (from, row) in passed.iter().enumerate() {
         for (to, &through) in row.iter().enumerate().filter(|&(t, _)| t != from) {

@@ -130,8 +130,8 @@ pub fn bridge(shuffled: &[usize]) -> Grudge {
 }
 
 /// Words for a grudge: each link cut both ways once (`n1 x n2 n3`), and
-/// each link cut one way with its direction (`n1 -> n2 cut`: n2 does not
-/// hear n1). Names are 1-based, as the nodes call themselves.
+/// each link cut one way with its direction (`n1 -> n2`: n2 does not hear
+/// n1). Names are 1-based, as the nodes call themselves.
 pub fn describe(grudge: &Grudge) -> String {
     let mut lines = Vec::new();
     for (a, blocked) in grudge.iter().enumerate() {
@@ -147,7 +147,7 @@ pub fn describe(grudge: &Grudge) -> String {
     }
     for (a, blocked) in grudge.iter().enumerate() {
         for &b in blocked.iter().filter(|&&b| !grudge[b].contains(&a)) {
-            lines.push(format!("n{} -> n{} cut", b + 1, a + 1));
+            lines.push(format!("n{} -> n{}", b + 1, a + 1));
         }
     }
     if lines.is_empty() {
@@ -165,8 +165,8 @@ mod tests {
     fn a_one_way_partition_is_described_with_its_direction() {
         let g = one_way(3, 0);
         assert!(g[0].is_empty() && g[1].contains(&0) && g[2].contains(&0));
-        assert_eq!(describe(&g), "n1 -> n2 cut; n1 -> n3 cut");
-        assert_eq!(describe(&isolate(3, 0)), "n1 x n2 n3");
+        assert_eq!(describe(&g), "cut: n1 -> n2, n1 -> n3");
+        assert_eq!(describe(&isolate(3, 0)), "cut: n1 x n2 n3");
     }
 
     fn linked(g: &Grudge, a: usize, b: usize) -> bool {

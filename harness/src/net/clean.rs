@@ -163,6 +163,14 @@ pub fn leftovers() -> Vec<Leftover> {
     out
 }
 
+/// [`leftovers`] listed under the registry lock, so that no run is being
+/// made meanwhile (a run half made would show as owner unknown, and look
+/// stale): what [`remove`] may take. With `force`, live runs' too.
+pub fn removable(force: bool) -> Result<(Vec<Leftover>, Vec<Leftover>), NetError> {
+    let _lock = registry::lock()?;
+    Ok(leftovers().into_iter().partition(|l| force || l.is_stale()))
+}
+
 /// [`leftovers`] whose owner is gone or unknown.
 pub fn stale_leftovers() -> Vec<Leftover> {
     leftovers().into_iter().filter(Leftover::is_stale).collect()

@@ -675,7 +675,10 @@ pub fn plan(
     Ok(plan)
 }
 
-fn check_supported(spec: &PacketSpec, caps: Capabilities) -> Result<(), NetError> {
+/// Whether this kernel and these tools can make `spec`: checked before a
+/// run starts, so a fault that cannot be made is refused, not discovered
+/// mid-run.
+pub fn check_supported(spec: &PacketSpec, caps: Capabilities) -> Result<(), NetError> {
     if caps.netem {
         return Ok(());
     }

@@ -11,6 +11,7 @@ use crate::db::{
     BundledDb, BundledOptions, Db, EtcdDb, EtcdOptions, ExternalDb, Placement, Protocol,
 };
 use crate::error::RunError;
+use crate::nemesis::plan::FaultKind;
 use crate::nemesis::{lock_db, unsupported, SharedDb};
 use crate::net::netns::RunNet;
 use crate::net::packet::PacketSpec;
@@ -144,8 +145,14 @@ fn packet_spec(config: &TestConfig, net: NetMode) -> Result<PacketSpec, RunError
         }
         None => "loss=5%".into(),
     };
-    text.parse()
-        .map_err(|e| RunError::Config(format!("--packet {text:?}: {e}")))
+    let spec: PacketSpec = text
+        .parse()
+        .map_err(|e| RunError::Config(format!("--packet {text:?}: {e}")))?;
+    if net == NetMode::Netns && config.nemesis.contains(&FaultKind::Packet) {
+        crate::net::packet::check_supported(&spec, crate::net::packet::Capabilities::detect())
+            .map_err(|e| RunError::Config(format!("--packet {text:?}: {e}")))?;
+    }
+    Ok(spec)
 }
 
 /// Where the nodes run: loopback, or namespaces of a network made for
@@ -170,6 +177,12 @@ fn placement(config: &TestConfig, net: NetMode, dir: &RunDir) -> Result<Placemen
         placement = placement.with_clocks(clocks);
     }
     if config.monotonic_offsets {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err(RunError::Config(
+                "--monotonic-offsets needs root (a time namespace per node)".into(),
+            ));
+        }
         // Hours apart, so no two nodes' monotonic clocks come near.
         let offsets = (0..config.nodes as u64)
             .map(|n| 3_600 * (n + 1) + config.seed % 600)
