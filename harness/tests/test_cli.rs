@@ -436,7 +436,14 @@ fn a_refused_configuration_starts_nothing_and_writes_nothing() {
     let store = tempfile::tempdir().expect("tempdir");
     let cases: &[(&[&str], &str)] = &[
         (
-            &["--target", "etcd", "--nemesis", "partition"],
+            &[
+                "--target",
+                "etcd",
+                "--net",
+                "local",
+                "--nemesis",
+                "partition",
+            ],
             "cannot take partition faults",
         ),
         (
