@@ -120,5 +120,5 @@ pub async fn run(
         _ = interrupted(&mut interrupt) => return cut_short(Some(faults)).await,
     }
     drop(loaded.tasks);
-    finish::check_and_report(&prepared, config, faults, recovered)
+    finish::check_and_report(&prepared, faults, recovered)
 }

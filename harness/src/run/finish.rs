@@ -18,7 +18,6 @@ use workloads::CheckerVerdict;
 /// served again after healing; a cluster that did not is reported.
 pub(super) fn check_and_report(
     prepared: &Prepared,
-    config: &TestConfig,
     faults: Vec<FaultEvent>,
     recovered: Result<(), String>,
 ) -> Result<Outcome, RunError> {
@@ -29,6 +28,9 @@ pub(super) fn check_and_report(
         shared,
         ..
     } = prepared;
+    // The configuration as run (its network and packet settings resolved),
+    // not as asked for.
+    let config = &shared.config;
     lock_db(db).teardown();
     recorder
         .sync()
