@@ -10,6 +10,8 @@
 //! This crate is pure: no async runtime, no network, no HTML.
 
 pub mod check;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod format;
 pub mod generate;
 pub mod history;

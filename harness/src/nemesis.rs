@@ -803,6 +803,22 @@ impl Nemesis {
         }
     }
 
+    /// Sets a node's libfaketime clock to a new offset and, on a live node
+    /// whose clock runs at the real rate (a running rate moves the clock on
+    /// its own), waits to see the jump on its wall clock.
+    async fn jump_fake_clock(
+        &self,
+        node: usize,
+        want: ClockSetting,
+        live: bool,
+    ) -> Result<(), String> {
+        self.set_fake_clock(node, want)?;
+        if live && want.rate == 1.0 {
+            self.wait_wall_offset(node, want.offset_ms).await?;
+        }
+        Ok(())
+    }
+
     /// A clock fault through libfaketime's control file, checked on the
     /// node's own wall clock.
     async fn start_fake_clock_one(
@@ -826,16 +842,7 @@ impl Nemesis {
                     offset_ms: now.offset_ms + offset_ms,
                     ..now
                 };
-                let r = self.set_fake_clock(node, want);
-                // A running rate moves the clock on its own; check jumps
-                // only on a clock that runs at the real rate.
-                let seen = match r {
-                    Ok(()) if live && now.rate == 1.0 => {
-                        self.wait_wall_offset(node, want.offset_ms).await
-                    }
-                    other => other,
-                };
-                problems.extend(seen.err());
+                problems.extend(self.jump_fake_clock(node, want, live).await.err());
                 (
                     node,
                     format!(
@@ -868,14 +875,7 @@ impl Nemesis {
                     offset_ms: now.offset_ms + delta_ms,
                     ..now
                 };
-                let r = self.set_fake_clock(node, up);
-                let seen = match r {
-                    Ok(()) if live && now.rate == 1.0 => {
-                        self.wait_wall_offset(node, up.offset_ms).await
-                    }
-                    other => other,
-                };
-                problems.extend(seen.err());
+                problems.extend(self.jump_fake_clock(node, up, live).await.err());
                 // libfaketime sees a change only when it re-reads its file.
                 let period = Duration::from_millis(period_ms)
                     .max(Duration::from_secs(2 * crate::db::fake_clock::CACHE_S));

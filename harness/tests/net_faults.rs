@@ -34,6 +34,15 @@ macro_rules! need_netns {
     };
 }
 
+/// Whether etcd is absent (said, for a test that then skips).
+fn etcd_missing() -> bool {
+    let missing = harness::db::EtcdDb::find_binary().is_none();
+    if missing {
+        eprintln!("skipped: etcd is not installed (apt-get install etcd-server)");
+    }
+    missing
+}
+
 /// Run ids of our namespaces that exist now.
 fn run_ids() -> BTreeSet<String> {
     harness::net::clean::leftovers()
@@ -140,8 +149,7 @@ fn the_bundled_store_passes_kernel_partitions_packet_faults_kills_and_pauses() {
 #[test]
 fn etcd_passes_kernel_partitions_and_packet_faults() {
     need_netns!();
-    if harness::db::EtcdDb::find_binary().is_none() {
-        eprintln!("skipped: etcd is not installed (apt-get install etcd-server)");
+    if etcd_missing() {
         return;
     }
     for workload in ["register", "kv"] {
@@ -173,8 +181,7 @@ fn etcd_passes_kernel_partitions_and_packet_faults() {
 #[test]
 fn etcd_clock_faults_are_refused_with_the_reason_and_offsets_fixed_at_start_run() {
     need_netns!();
-    if harness::db::EtcdDb::find_binary().is_none() {
-        eprintln!("skipped: etcd is not installed (apt-get install etcd-server)");
+    if etcd_missing() {
         return;
     }
     let store = tempfile::tempdir().expect("tempdir");

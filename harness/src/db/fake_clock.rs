@@ -13,8 +13,6 @@
 //! [`time_namespace_prefix`], a monotonic offset fixed at start.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The multi-threaded variant of libfaketime (the nodes are multi-threaded).
 const LIBRARIES: [&str; 2] = [
@@ -112,32 +110,6 @@ impl FakeClocks {
     pub fn setting(&self, node: usize) -> ClockSetting {
         self.settings[node]
     }
-
-    /// Nodes.
-    pub fn nodes(&self) -> usize {
-        self.files.len()
-    }
-
-    /// The offset (ms) a program started now with the node's environment
-    /// reads, against the real clock: `date` run under the same library and
-    /// control file. This checks the fault the way the node sees it.
-    pub fn observed_offset_ms(&self, node: usize) -> Result<i64, String> {
-        let out = Command::new("date")
-            .arg("+%s%3N")
-            .envs(self.env(node))
-            .output()
-            .map_err(|e| format!("cannot run date: {e}"))?;
-        let real = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO)
-            .as_millis() as i64;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let faked: i64 = text
-            .trim()
-            .parse()
-            .map_err(|_| format!("date printed {text:?} under libfaketime"))?;
-        Ok(faked - real)
-    }
 }
 
 /// `unshare --time --monotonic S --boottime S --`: a prefix that starts a
@@ -162,6 +134,29 @@ pub fn time_namespace_prefix(offset_s: u64) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::process::Command;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    /// The offset (ms) a program started now with the node's environment
+    /// reads, against the real clock: `date` under the same library and
+    /// control file.
+    fn observed_offset_ms(clocks: &FakeClocks, node: usize) -> Result<i64, String> {
+        let out = Command::new("date")
+            .arg("+%s%3N")
+            .envs(clocks.env(node))
+            .output()
+            .map_err(|e| format!("cannot run date: {e}"))?;
+        let real = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_millis() as i64;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let faked: i64 = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("date printed {text:?} under libfaketime"))?;
+        Ok(faked - real)
+    }
 
     #[test]
     fn the_control_file_says_offset_and_rate() {
@@ -181,7 +176,7 @@ mod tests {
         }
         let dir = tempfile::tempdir().expect("tempdir");
         let mut clocks = FakeClocks::create(dir.path(), 2).expect("clocks");
-        assert!(clocks.observed_offset_ms(0).expect("read").abs() < 1000);
+        assert!(observed_offset_ms(&clocks, 0).expect("read").abs() < 1000);
         clocks
             .set(
                 1,
@@ -191,9 +186,9 @@ mod tests {
                 },
             )
             .expect("set");
-        let seen = clocks.observed_offset_ms(1).expect("read");
+        let seen = observed_offset_ms(&clocks, 1).expect("read");
         assert!((seen - 60_000).abs() < 1000, "{seen}");
         // The other node's clock is its own.
-        assert!(clocks.observed_offset_ms(0).expect("read").abs() < 1000);
+        assert!(observed_offset_ms(&clocks, 0).expect("read").abs() < 1000);
     }
 }

@@ -253,6 +253,18 @@ pub struct PacketSpec {
 const KEYS: &str = "delay, jitter, distribution, loss, duplicate, reorder, corrupt, rate";
 
 impl PacketSpec {
+    /// The percentages that are set, by the name netem and the spec share.
+    fn percents(&self) -> impl Iterator<Item = (&'static str, Percent)> {
+        [
+            ("loss", self.loss),
+            ("duplicate", self.duplicate),
+            ("reorder", self.reorder),
+            ("corrupt", self.corrupt),
+        ]
+        .into_iter()
+        .filter(|(_, p)| !p.is_zero())
+    }
+
     /// Whether the spec needs `sch_netem` (anything but loss and rate).
     pub fn needs_netem(&self) -> bool {
         !self.delay.is_zero()
@@ -283,15 +295,8 @@ impl PacketSpec {
                 }
             }
         }
-        for (name, p) in [
-            ("loss", self.loss),
-            ("duplicate", self.duplicate),
-            ("reorder", self.reorder),
-            ("corrupt", self.corrupt),
-        ] {
-            if !p.is_zero() {
-                let _ = write!(s, " {name} {p}");
-            }
+        for (name, p) in self.percents() {
+            let _ = write!(s, " {name} {p}");
         }
         if let Some(r) = self.rate {
             let _ = write!(s, " rate {}bit", r.bits_per_s());
@@ -396,15 +401,8 @@ impl fmt::Display for PacketSpec {
         if let Some(d) = self.distribution {
             parts.push(format!("distribution={}", d.as_str()));
         }
-        for (name, p) in [
-            ("loss", self.loss),
-            ("duplicate", self.duplicate),
-            ("reorder", self.reorder),
-            ("corrupt", self.corrupt),
-        ] {
-            if !p.is_zero() {
-                parts.push(format!("{name}={p}"));
-            }
+        for (name, p) in self.percents() {
+            parts.push(format!("{name}={p}"));
         }
         if let Some(r) = self.rate {
             parts.push(format!("rate={r}"));
