@@ -221,6 +221,9 @@ fn local_reads_under_partitions_are_caught_in_nine_of_ten_seeds() {
         .filter(|r| r.caught())
         .map(|r| r.seed)
         .collect();
+    // As root with iproute2 and nftables this runs in network namespaces
+    // (the kernel's partitions), else with the fault hooks.
+    eprintln!("local reads caught in seeds {caught:?} of 1..=10");
     assert!(caught.len() >= 9, "caught only in seeds {caught:?}");
 }
 
@@ -607,6 +610,12 @@ fn which(program: &str) -> bool {
 /// takes writes. Short client timeouts keep the cut-off leader's clients
 /// reading instead of waiting on writes that cannot commit.
 const LEASE_UNDER_FAULTS: &[&str] = &[
+    // The fault hooks' clock: it drifts from the moment it is told to and
+    // is read by the node at once. (libfaketime's, in namespaces, counts a
+    // rate from the process's start and is re-read every second: another
+    // fault, whose catch rate is not this one.)
+    "--net",
+    "local",
     "--reads",
     "lease",
     "--nemesis-targets",
