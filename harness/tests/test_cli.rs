@@ -596,6 +596,10 @@ fn a_harness_killed_with_sigkill_leaves_no_node_behind() {
             "{command} {args:?}: left {:?} running",
             processes_mentioning(store.path())
         );
+        // A killed harness cannot remove its network namespaces (when it
+        // ran in them): that is `skeptic clean`'s job.
+        let clean = skeptic().arg("clean").output().expect("clean runs");
+        assert_eq!(clean.status.code(), Some(0), "{}", text(&clean));
     }
 }
 
