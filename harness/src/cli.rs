@@ -378,7 +378,7 @@ pub struct SimArgs {
     #[arg(long, default_value = "register", value_parser = parse_sim_workload)]
     pub workload: workloads::WorkloadKind,
     /// Simulated clients.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = harness::sim::SimConfig::CLIENTS)]
     pub clients: usize,
     /// Which clients use client/seq sessions: none, all or mixed.
     #[arg(long, default_value = "mixed")]

@@ -118,6 +118,9 @@ pub struct SimConfig {
 }
 
 impl SimConfig {
+    /// Simulated clients by default (`skeptic sim --clients`, the bench).
+    pub const CLIENTS: usize = 5;
+
     /// The defaults for a variant: 3 nodes, 5 clients (mixed sessions),
     /// 500 register operations, the default fault mix.
     pub fn new(mode: Mode, reads: ReadMode) -> SimConfig {
@@ -127,7 +130,7 @@ impl SimConfig {
             reads,
             workload: WorkloadKind::Register,
             ops: 500,
-            clients: 6,
+            clients: SimConfig::CLIENTS,
             keys: 2,
             ops_per_key: 50,
             sessions: Sessions::Mixed,

@@ -52,7 +52,9 @@ pub trait Durable {
     fn append(&mut self, records: &[Vec<u8>], sync: bool) -> Result<(), Self::Error>;
     /// Offers a message that may leave before the step's records are
     /// synced: a proposer's request (`Prepare`, `Accept`) claims nothing
-    /// about this node's durable state, so sending it while this node's
+    /// about this node's durable state (an `Accept`'s `chosen_upto` speaks
+    /// only of values already chosen, durable at a majority), so sending
+    /// it while this node's
     /// own write is under way lets the peers' fsyncs overlap it. A driver
     /// that sends it now returns `None`; the default hands it back, and it
     /// leaves with the step's other messages.
@@ -620,6 +622,7 @@ mod tests {
                 ballot: leader,
                 slot: s,
                 batch: batch(s),
+                chosen_upto: 0,
             };
             shell
                 .deliver(now(), 1, accept, &mut prepared)
@@ -749,6 +752,7 @@ mod tests {
             ballot: b,
             slot: 0,
             batch: batch(0),
+            chosen_upto: 0,
         };
         shell.deliver(now(), 1, accept, &mut disk).expect("ok");
         assert_eq!(

@@ -156,7 +156,19 @@ fn assert_agree(sim: &Sim) {
     }
 }
 
-fn assert_same_state(sim: &Sim) {
+/// After the leader's next heartbeat (Multi-Paxos followers learn the
+/// last chosen slots from it), every replica holds the same state.
+fn assert_same_state(sim: &mut Sim) {
+    let leaders: Vec<NodeId> = sim
+        .replicas
+        .iter()
+        .filter(|(_, r)| r.role() == &Role::Leader)
+        .map(|(id, _)| *id)
+        .collect();
+    for id in leaders {
+        sim.fire(id, Timer::Heartbeat);
+    }
+    sim.deliver(1_000_000);
     let stores: Vec<_> = sim
         .replicas
         .values()
@@ -285,6 +297,7 @@ fn bug1_accept_for_a_chosen_slot_answers_the_chosen_value() {
         ballot: ballot(2, 3),
         slot: 0,
         batch: x.clone(),
+        chosen_upto: 0,
     };
     step(&mut r, 1, msg(3, accept_x));
     step(
@@ -310,6 +323,7 @@ fn bug1_accept_for_a_chosen_slot_answers_the_chosen_value() {
                     ballot: b,
                     slot: 0,
                     batch: y.clone(),
+                    chosen_upto: 0,
                 },
             ),
         );
@@ -344,6 +358,9 @@ fn bug1_accept_for_a_chosen_slot_answers_the_chosen_value() {
     sim.deliver(1_000_000);
     assert_eq!(sim.reply(2, 2), Some(&done()));
     let new = Batch::from(vec![set(2, 1, "k", "new")]);
+    // Node 3 learns it from node 2's next heartbeat.
+    sim.fire(2, Timer::Heartbeat);
+    sim.deliver(1_000_000);
     assert_eq!(sim.replicas[&3].chosen().get(&0), Some(&new));
     sim.heal();
     assert_eq!(
@@ -492,7 +509,7 @@ fn bug2_basic_paxos_never_chooses_an_adopted_command_twice() {
             assert_chosen_once(&sim, cmd, case);
         }
         assert_agree(&sim);
-        assert_same_state(&sim);
+        assert_same_state(&mut sim);
     }
 }
 
@@ -765,6 +782,9 @@ fn bug6_a_leader_behind_catches_up_from_any_peer() {
         sim.deliver(1_000_000);
         assert_eq!(sim.reply(1, i), Some(&done()));
     }
+    // Node 3 learns the last write from node 1's next heartbeat.
+    sim.fire(1, Timer::Heartbeat);
+    sim.deliver(1_000_000);
     assert_eq!(sim.replicas[&3].first_unchosen(), writes);
     sim.restart(2);
     sim.isolate(1);
@@ -791,7 +811,7 @@ fn bug6_a_leader_behind_catches_up_from_any_peer() {
     sim.request(2, 1_000, set(2, 1, "k", "after"));
     sim.deliver(1_000_000);
     assert_eq!(sim.reply(2, 1_000), Some(&done()), "and serves");
-    assert_same_state(&sim);
+    assert_same_state(&mut sim);
     assert_agree(&sim);
 }
 
@@ -941,7 +961,7 @@ fn bug10_a_duplicated_forward_is_applied_once() {
             );
         }
         assert_agree(&sim);
-        assert_same_state(&sim);
+        assert_same_state(&mut sim);
     }
 }
 
@@ -997,4 +1017,126 @@ fn bug11_forwards_to_a_deposed_leader_are_released_at_once() {
     assert_eq!(sim.replicas[&3].role(), &Role::Candidate);
     assert_eq!(sim.reply(3, 8), Some(&changed), "released by its election");
     assert_eq!(sim.replicas[&3].waiting(), 0);
+}
+
+// ---- the Chosen piggyback ----
+
+/// Multi-Paxos followers learn the slots below the leader's first unchosen
+/// slot from its `Accept`s and heartbeats, taking the value they accepted
+/// at the leader's ballot. So a leader must never propose in a slot already
+/// chosen at a higher ballot: a leader that learns such a value in a slot
+/// it has not proposed in yet (an eager `Chosen` from a newer leader, with
+/// quorum reads) steps down. Found by review of the piggyback; without the
+/// step-down, node 2 learns node 1's value over the chosen one.
+#[test]
+fn a_deposed_leader_that_learns_a_newer_value_never_proposes_over_it() {
+    let mut sim = Sim::new(5, Mode::Multi, ReadMode::Quorum);
+    elect(&mut sim, 1);
+    sim.request(1, 1, set(1, 1, "k", "a"));
+    sim.deliver(1_000_000);
+    assert_eq!(sim.reply(1, 1), Some(&done()));
+    // {1, 2} | {3, 4, 5}: messages across stay queued, undelivered.
+    let side = |n: NodeId| n <= 2;
+    let within = |(f, t, _): &Net| side(*f) == side(*t);
+    sim.now_ms += 1_000;
+    sim.fire(3, Timer::Election);
+    run(&mut sim, within);
+    assert_eq!(
+        sim.replicas[&3].role(),
+        &Role::Leader,
+        "3 leads the majority"
+    );
+    sim.request(3, 2, set(2, 1, "k", "w"));
+    run(&mut sim, within);
+    assert_eq!(sim.reply(3, 2), Some(&done()), "w is chosen and acked");
+    let slot = sim.replicas[&3].first_unchosen() - 1;
+    // Only node 3's `Chosen` for that slot reaches node 1; its ballot does not.
+    let chosen = take(&mut sim, |(f, t, m)| {
+        (*f, *t) == (3, 1) && matches!(m, Msg::Chosen { slot: s, .. } if *s == slot)
+    });
+    assert_eq!(chosen.len(), 1, "3 told 1 what was chosen");
+    take(&mut sim, |(f, t, _)| side(*f) != side(*t));
+    for m in chosen {
+        send(&mut sim, m);
+    }
+    let deposed = sim.replicas[&1].role() != &Role::Leader;
+    sim.request(1, 3, set(3, 1, "k", "v"));
+    run(&mut sim, within);
+    assert_agree(&sim);
+    assert!(deposed, "a value chosen past its next slot deposes node 1");
+    assert!(
+        sim.replicas[&2]
+            .chosen()
+            .get(&slot)
+            .is_none_or(|b| b.0[0] == set(2, 1, "k", "w")),
+        "node 2 never learns another value in slot {slot}"
+    );
+}
+
+/// A follower learns from a leader's claim only the slots it accepted at
+/// that leader's ballot, in order; the first slot it holds at another
+/// ballot (or not at all) it asks the leader for.
+#[test]
+fn a_follower_learns_from_the_leaders_claim_only_what_it_accepted_at_its_ballot() {
+    let cfg = Config::new(2, vec![1, 2, 3]);
+    let mut r = Replica::new(cfg, &[]);
+    step(&mut r, 0, Input::Start);
+    let old = Batch::from(vec![set(1, 1, "k", "old")]);
+    let x = Batch::from(vec![set(1, 2, "k", "x")]);
+    let y = Batch::from(vec![set(1, 3, "k", "y")]);
+    let accept = |b: Ballot, slot: Slot, batch: &Batch, chosen_upto: Slot| {
+        msg(
+            b.node,
+            Msg::Accept {
+                ballot: b,
+                slot,
+                batch: batch.clone(),
+                chosen_upto,
+            },
+        )
+    };
+    // Slot 0 accepted from leader 3 at (1, 3); then leader 1 at (2, 1)
+    // proposes slots 1 and 2.
+    step(&mut r, 1, accept(ballot(1, 3), 0, &old, 0));
+    step(&mut r, 2, accept(ballot(2, 1), 1, &x, 0));
+    let out = step(&mut r, 3, accept(ballot(2, 1), 2, &y, 3));
+    assert_eq!(
+        r.first_unchosen(),
+        0,
+        "slot 0 was accepted at another ballot: not learned from leader 1's claim"
+    );
+    assert!(
+        sent_to(&out, 1).contains(&&Msg::CatchUp { from: 0 }),
+        "it asks leader 1 for slot 0: {out:?}"
+    );
+    // Once slot 0 is known, the claim covers 1 and 2, accepted at (2, 1).
+    step(
+        &mut r,
+        4,
+        msg(
+            1,
+            Msg::Chosen {
+                slot: 0,
+                batch: old,
+            },
+        ),
+    );
+    step(
+        &mut r,
+        5,
+        msg(
+            1,
+            Msg::Heartbeat {
+                ballot: ballot(2, 1),
+                first_unchosen: 3,
+                sent_ms: 5,
+            },
+        ),
+    );
+    assert_eq!(
+        r.first_unchosen(),
+        3,
+        "slots 1 and 2 learned from the heartbeat"
+    );
+    assert_eq!(r.chosen().get(&2), Some(&y));
 }

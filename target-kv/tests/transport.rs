@@ -513,6 +513,7 @@ async fn consensus_messages_cross_the_wire() {
                     to: "w".into(),
                 }),
             ]),
+            chosen_upto: 6,
         };
         for msg in [&heartbeat, &accept, &heartbeat] {
             n1.transport.send(2, msg.clone());

@@ -30,6 +30,19 @@ use workloads::{Completion, Invocation, OpStream, Workload};
 /// thousand).
 const CHOSEN_SLOTS_MAX: usize = 1 << 22;
 
+/// A client's one timer event in the queue, and the deadline of its latest
+/// attempt (only the latest can still be answered). One event per client,
+/// re-armed when it fires early, instead of one per attempt: most attempts
+/// are answered long before their deadline, and their timeouts were a
+/// tenth of all events.
+#[derive(Clone, Copy, Debug, Default)]
+struct ClientTimer {
+    /// When the queued timer event fires, if one is queued.
+    queued_at: Option<u64>,
+    /// The latest attempt's deadline and number.
+    deadline: Option<(u64, u64)>,
+}
+
 /// Who a node answers: a client and its attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Caller {
@@ -60,8 +73,8 @@ enum Event {
     },
     /// A node's answer (or the connection's fate) reaches a client.
     Answer { caller: Caller, result: CallResult },
-    /// A client gives up waiting for an attempt.
-    Timeout { caller: Caller },
+    /// A client's timer: its attempt gives up if its deadline is due.
+    Timeout { client: usize },
     /// A client starts its next operation.
     Wake { client: usize },
     /// A node's timers may be due (`life`: the node's start count).
@@ -185,6 +198,8 @@ pub struct World {
     next_attempt: u64,
     nodes: Vec<SimNode>,
     clients: Vec<SimClient>,
+    /// Each client's timer, by client.
+    timeouts: Vec<ClientTimer>,
     workload: Arc<dyn Workload>,
     history: Vec<Record>,
     trace: Option<String>,
@@ -243,7 +258,7 @@ impl World {
                 traced_role: None,
             })
             .collect();
-        let clients = (0..cfg.clients)
+        let clients: Vec<SimClient> = (0..cfg.clients)
             .map(|i| {
                 let session = if cfg.sessions.uses_session(i) {
                     i as u64 + 1
@@ -266,6 +281,7 @@ impl World {
             queue: Queue::default(),
             next_attempt: 0,
             nodes,
+            timeouts: vec![ClientTimer::default(); clients.len()],
             clients,
             workload,
             // An invocation and a completion per operation, with room for
@@ -439,9 +455,7 @@ impl World {
                 command,
             } => self.call(node, caller, command),
             Event::Answer { caller, result } => self.answer(caller, result),
-            Event::Timeout { caller } => {
-                self.answer(caller, Err(StoreError::Indeterminate("timeout".into())))
-            }
+            Event::Timeout { client } => self.client_timer(client),
             Event::Wake { client } => self.wake(client),
             Event::Timers { node, life } => self.timers(node, life),
             Event::Nemesis => self.nemesis(),
@@ -753,7 +767,30 @@ impl World {
             },
         );
         let timeout = self.cfg.op_timeout_ms * 1000;
-        self.schedule(timeout, Event::Timeout { caller });
+        let timer = &mut self.timeouts[client];
+        timer.deadline = Some((self.now_us + timeout, attempt));
+        if timer.queued_at.is_none() {
+            timer.queued_at = Some(self.now_us + timeout);
+            self.schedule(timeout, Event::Timeout { client });
+        }
+    }
+
+    /// A client's timer fires: its attempt times out if its deadline is
+    /// due; a later deadline (a newer attempt's) re-arms the timer.
+    fn client_timer(&mut self, client: usize) {
+        let timer = &mut self.timeouts[client];
+        timer.queued_at = None;
+        let Some((at_us, attempt)) = timer.deadline else {
+            return;
+        };
+        if at_us > self.now_us {
+            timer.queued_at = Some(at_us);
+            let after = at_us - self.now_us;
+            return self.schedule(after, Event::Timeout { client });
+        }
+        timer.deadline = None;
+        let caller = Caller { client, attempt };
+        self.answer(caller, Err(StoreError::Indeterminate("timeout".into())));
     }
 
     fn answer(&mut self, caller: Caller, result: CallResult) {

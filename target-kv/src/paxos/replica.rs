@@ -582,7 +582,8 @@ impl Replica {
                 // what a promiser knew chosen, it asks again every period
                 // (a request or its answer may have been lost), each time
                 // of the next peer in turn: the promiser that was ahead may
-                // have died, and every chosen value went to all.
+                // have died, and every follower learns every chosen value
+                // (from the leader's claims, or a catch-up of its own).
                 if let Some((_, upto)) = self.ahead {
                     if self.first_unchosen < upto {
                         let others: Vec<NodeId> = self.others().collect();
@@ -633,7 +634,8 @@ impl Replica {
                 ballot,
                 slot,
                 batch,
-            } => self.on_accept(from, ballot, slot, batch, out),
+                chosen_upto,
+            } => self.on_accept(from, ballot, slot, batch, chosen_upto, out),
             Msg::Accepted { ballot, slot } => self.on_accepted(from, ballot, slot, out),
             Msg::Chosen { slot, batch } => self.on_chosen(from, slot, batch, out),
             Msg::Heartbeat {

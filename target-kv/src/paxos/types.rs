@@ -211,6 +211,10 @@ pub enum Msg {
         slot: Slot,
         /// The value.
         batch: Batch,
+        /// Multi-Paxos: every slot below this is chosen, each with the
+        /// value this leader proposed there at `ballot` if it proposed one
+        /// (see `Replica::learn_from_leader`). Basic Paxos: 0, no claim.
+        chosen_upto: Slot,
     },
     /// Phase 2b: accepted.
     Accepted {
@@ -485,6 +489,7 @@ mod tests {
                 ballot: b,
                 slot: 4,
                 batch: batch.clone(),
+                chosen_upto: 3,
             },
             Msg::Accepted { ballot: b, slot: 4 },
             Msg::Chosen {

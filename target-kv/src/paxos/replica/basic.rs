@@ -125,6 +125,8 @@ impl Replica {
                     ballot,
                     slot,
                     batch: value,
+                    // Basic Paxos proposers claim nothing about other slots.
+                    chosen_upto: 0,
                 },
                 out,
             );

@@ -5,9 +5,50 @@
 //! needs were compacted away there.
 
 use super::{Replica, Role, CATCH_UP_MAX};
-use crate::paxos::types::{Batch, ErrorCode, Msg, NodeId, Output, Record, Reply, Slot, Snapshot};
+use crate::paxos::types::{
+    Ballot, Batch, ErrorCode, Mode, Msg, NodeId, Output, Record, Reply, Slot, Snapshot,
+};
 
 impl Replica {
+    /// A Multi-Paxos leader at `ballot` says every slot below `upto` is
+    /// chosen (its `Accept` and heartbeat carry its first unchosen slot):
+    /// learns each of them, in order, whose value this acceptor accepted
+    /// at that same ballot. (The callers ask the leader for the rest.)
+    ///
+    /// Why the accepted value is the chosen one: only one proposer ever
+    /// sends `Accept` at a ballot, in one life (a restart promises above
+    /// every round it promised, and a candidate's own promise is synced
+    /// before its first `Accept`), and it proposes one value per slot. A
+    /// leader whose proposal in a slot lost to a value chosen at a higher
+    /// ballot learns that value from a message at that ballot, which
+    /// deposes it first, or through `learn`, which steps it down; so while
+    /// it leads at `ballot`, its chosen value in every slot where it
+    /// proposed is its proposal. Chosen values never change, so the claim
+    /// still holds when the message arrives late.
+    pub(super) fn learn_from_leader(
+        &mut self,
+        leader: NodeId,
+        ballot: Ballot,
+        upto: Slot,
+        out: &mut Vec<Output>,
+    ) {
+        if self.cfg.mode != Mode::Multi || ballot.node != leader {
+            return;
+        }
+        while self.first_unchosen < upto {
+            let slot = self.first_unchosen;
+            let value = match self.acceptor.accepted(slot) {
+                Some((b, v)) if *b == ballot => v.clone(),
+                _ => break,
+            };
+            self.learn(slot, value, out);
+            // `learn` applies the slot, unless a planted bug chose two.
+            if self.first_unchosen == slot {
+                break;
+            }
+        }
+    }
+
     pub(super) fn learn(&mut self, slot: Slot, batch: Batch, out: &mut Vec<Output>) {
         if slot < self.first_unchosen {
             return;
@@ -47,6 +88,14 @@ impl Replica {
                     self.step_down(ballot, out);
                 }
             }
+        }
+        if self.cfg.mode == Mode::Multi && self.role == Role::Leader && slot >= self.next_slot {
+            // Our phase 1 covered every slot from `next_slot` on, so a value
+            // chosen there was chosen at a higher ballot: we were deposed.
+            // Leading on, we would propose in this slot and our Accepts
+            // would claim it holds our value (`learn_from_leader`).
+            let ballot = self.ballot;
+            self.step_down(ballot, out);
         }
         self.chosen.insert(slot, batch);
         self.advance(out);
@@ -189,6 +238,16 @@ impl Replica {
     fn install(&mut self, snapshot: Snapshot, out: &mut Vec<Output>) {
         if snapshot.upto <= self.first_unchosen {
             return;
+        }
+        if self.role == Role::Leader && self.inflight.range(..snapshot.upto).next().is_some() {
+            // The snapshot covers slots we proposed in without saying what
+            // was chosen there: another leader's values, perhaps. Our
+            // Accepts and heartbeats would then claim those slots hold our
+            // proposals (`learn_from_leader`), so we stop leading. (Safe
+            // but conservative: when the values were ours after all, this
+            // costs an election.)
+            let ballot = self.ballot;
+            self.step_down(ballot, out);
         }
         self.kv = snapshot.store;
         self.first_unchosen = snapshot.upto;

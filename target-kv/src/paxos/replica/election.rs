@@ -182,6 +182,14 @@ impl Replica {
             .next_back()
             .map_or(self.election_from, |s| s + 1)
             .max(start);
+        if self.bug.is_none() && self.chosen.range(end..).next().is_some() {
+            // A value chosen past every slot our promisers accepted in was
+            // chosen at a higher ballot (a majority that accepted it at a
+            // lower one would include a promiser): we are deposed, and
+            // leading on we would propose over it.
+            let ballot = self.ballot;
+            return self.step_down(ballot, out);
+        }
         self.next_slot = end;
         self.ready_at = end;
         self.inflight.clear();
@@ -267,6 +275,7 @@ impl Replica {
                     ballot: self.ballot,
                     slot,
                     batch,
+                    chosen_upto: self.first_unchosen,
                 },
                 out,
             );
@@ -295,6 +304,7 @@ impl Replica {
         }
         self.follow(from, ballot, out);
         self.note_ahead(from, first_unchosen);
+        self.learn_from_leader(from, ballot, first_unchosen, out);
         if first_unchosen > self.first_unchosen {
             // Every heartbeat: requests and answers may be lost.
             self.catch_up(from, true, out);

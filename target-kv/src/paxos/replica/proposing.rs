@@ -8,7 +8,7 @@
 
 use super::{InFlight, Replica, Role};
 use crate::paxos::planted::PlantedBug;
-use crate::paxos::types::{Ballot, Batch, Mode, Msg, NodeId, Output, Slot};
+use crate::paxos::types::{Ballot, Batch, Mode, Msg, NodeId, Output, ReadMode, Slot};
 use std::collections::BTreeSet;
 
 impl Replica {
@@ -39,6 +39,15 @@ impl Replica {
 
     pub(super) fn send_accept(&mut self, slot: Slot, batch: Batch, out: &mut Vec<Output>) {
         let ballot = self.ballot;
+        // A leader proposes in a slot known chosen only that slot's value
+        // (re-proposing after an election): its Accepts claim that every
+        // slot below its first unchosen holds what it proposed there.
+        if self.bug.is_none() {
+            assert!(
+                self.chosen.get(&slot).is_none_or(|c| *c == batch) && slot >= self.log_start,
+                "slot {slot} proposed against its chosen value"
+            );
+        }
         match self.acceptor.accept(ballot, slot, &batch) {
             Ok(record) => out.push(Output::Persist(record)),
             Err(higher) => return self.step_down(higher, out),
@@ -55,6 +64,7 @@ impl Replica {
                 ballot,
                 slot,
                 batch,
+                chosen_upto: self.first_unchosen,
             },
             out,
         );
@@ -67,6 +77,7 @@ impl Replica {
         ballot: Ballot,
         slot: Slot,
         batch: Batch,
+        chosen_upto: Slot,
         out: &mut Vec<Output>,
     ) {
         if slot < self.first_unchosen && self.bug == Some(PlantedBug::IgnorePromise) {
@@ -102,6 +113,12 @@ impl Replica {
                     to: from,
                     msg: Msg::Accepted { ballot, slot },
                 });
+                if from != self.cfg.id {
+                    self.learn_from_leader(from, ballot, chosen_upto, out);
+                    if self.first_unchosen < chosen_upto {
+                        self.catch_up(from, false, out);
+                    }
+                }
             }
             Err(promised) => out.push(Output::Send {
                 to: from,
@@ -138,13 +155,19 @@ impl Replica {
         }
         let batch = f.batch.clone();
         self.inflight.remove(&slot);
-        self.broadcast(
-            &Msg::Chosen {
-                slot,
-                batch: batch.clone(),
-            },
-            out,
-        );
+        // Followers learn this slot from our next Accept or heartbeat
+        // (`learn_from_leader`): one message per slot and follower fewer.
+        // Quorum reads wait on a follower's applied slot, so there it is
+        // told at once.
+        if self.cfg.reads == ReadMode::Quorum {
+            self.broadcast(
+                &Msg::Chosen {
+                    slot,
+                    batch: batch.clone(),
+                },
+                out,
+            );
+        }
         self.learn(slot, batch, out);
         self.propose(out);
     }
