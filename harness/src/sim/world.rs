@@ -37,8 +37,8 @@ const CHOSEN_SLOTS_MAX: usize = 1 << 22;
 /// tenth of all events.
 #[derive(Clone, Copy, Debug, Default)]
 struct ClientTimer {
-    /// When the queued timer event fires, if one is queued.
-    queued_at: Option<u64>,
+    /// Whether its timer event is in the queue.
+    queued: bool,
     /// The latest attempt's deadline and number.
     deadline: Option<(u64, u64)>,
 }
@@ -769,8 +769,8 @@ impl World {
         let timeout = self.cfg.op_timeout_ms * 1000;
         let timer = &mut self.timeouts[client];
         timer.deadline = Some((self.now_us + timeout, attempt));
-        if timer.queued_at.is_none() {
-            timer.queued_at = Some(self.now_us + timeout);
+        if !timer.queued {
+            timer.queued = true;
             self.schedule(timeout, Event::Timeout { client });
         }
     }
@@ -779,12 +779,12 @@ impl World {
     /// due; a later deadline (a newer attempt's) re-arms the timer.
     fn client_timer(&mut self, client: usize) {
         let timer = &mut self.timeouts[client];
-        timer.queued_at = None;
+        timer.queued = false;
         let Some((at_us, attempt)) = timer.deadline else {
             return;
         };
         if at_us > self.now_us {
-            timer.queued_at = Some(at_us);
+            timer.queued = true;
             let after = at_us - self.now_us;
             return self.schedule(after, Event::Timeout { client });
         }
