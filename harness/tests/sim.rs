@@ -276,3 +276,22 @@ fn bad_flags_are_refused_with_a_message() {
         assert!(err.contains("error"), "{args:?}: {err}");
     }
 }
+
+/// A new leader re-proposes the slots it already knows chosen past a gap.
+/// When their acceptors had learned those slots too, they answered with
+/// the chosen value instead of an ack, and the slot stayed in flight for
+/// good: resent with every heartbeat, holding an in-flight place until the
+/// next leader. `Replica::check_invariants` now refuses an in-flight slot
+/// below the first unchosen one; these seeds of the default multi/log run
+/// broke it before the fix (slot 112 of seed 202, for one).
+#[test]
+fn a_slot_chosen_without_acks_leaves_the_leaders_flight() {
+    let cfg = SimConfig::new(Mode::Multi, ReadMode::Log);
+    let failed: Vec<_> = [202, 336, 405, 661]
+        .into_iter()
+        .map(|seed| sim::run_seed(&cfg, seed))
+        .filter(|o| o.failed())
+        .map(|o| (o.seed, o.headline()))
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+}

@@ -399,6 +399,17 @@ impl Replica {
             if self.inflight.len() > self.cfg.inflight_max + 1 {
                 return fail(format!("{} slots in flight", self.inflight.len()));
             }
+            if let Some(slot) = self
+                .inflight
+                .keys()
+                .next()
+                .filter(|s| **s < self.first_unchosen)
+            {
+                return fail(format!(
+                    "slot {slot} still in flight below the first unchosen {}",
+                    self.first_unchosen
+                ));
+            }
         }
         // (Basic Paxos puts a lost proposal's commands back in front.)
         if self.queue.len() > self.cfg.queue_max + self.cfg.batch_max {
