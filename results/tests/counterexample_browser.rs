@@ -78,27 +78,48 @@ fn chromium() -> Option<&'static str> {
 /// run after the page's own).
 fn dom(browser: &str, dir: &Path, name: &str, page: &str, then: &str) -> String {
     let file = dir.join(name);
-    let page = page.replace("</body>", &format!("<script>{then}</script>\n</body>"));
+    // After the test's script, two frames later (a wheel or a drag draws
+    // at the next frame), the page says it is drawn.
+    let page = page.replace(
+        "</body>",
+        &format!(
+            "<script>{then}</script>\n<script>requestAnimationFrame(function () {{ \
+             requestAnimationFrame(function () {{ \
+             document.documentElement.setAttribute('data-frames-done', '1'); }}); }});</script>\n</body>"
+        ),
+    );
     std::fs::write(&file, page).expect("write page");
-    let out = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--window-size=1200,900",
-            // Lets the frames the script asks for (after a wheel or a drag)
-            // be drawn before the DOM is taken.
-            "--virtual-time-budget=2000",
-            "--dump-dom",
-        ])
-        .arg(format!("file://{}", file.display()))
-        .stderr(Stdio::null())
-        .output()
-        .expect("chromium runs");
-    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(dom.contains("</html>"), "no DOM from chromium: {dom}");
-    dom
+    // Chromium decides when it dumps the DOM: on a loaded machine it
+    // sometimes dumps before those frames. The DOM counts only once the
+    // page says it is drawn; a few attempts, then a clear failure.
+    for _ in 0..DUMP_ATTEMPTS {
+        let out = Command::new(browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--window-size=1200,900",
+                // Lets the frames the script asks for be drawn before the
+                // DOM is taken.
+                "--virtual-time-budget=2000",
+                "--run-all-compositor-stages-before-draw",
+                "--dump-dom",
+            ])
+            .arg(format!("file://{}", file.display()))
+            .stderr(Stdio::null())
+            .output()
+            .expect("chromium runs");
+        let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(dom.contains("</html>"), "no DOM from chromium: {dom}");
+        if dom.contains("data-frames-done=\"1\"") {
+            return dom;
+        }
+    }
+    panic!("{name}: chromium never dumped the page after its frames were drawn ({DUMP_ATTEMPTS} attempts)")
 }
+
+/// Chromium runs per page before a test gives up on its frames.
+const DUMP_ATTEMPTS: usize = 5;
 
 /// The start tag `<name ...>` of the first element whose tag contains
 /// `marker`.
