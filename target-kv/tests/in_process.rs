@@ -46,15 +46,7 @@ fn elect(sim: &mut Sim, node: u64) {
 /// After the leader's next heartbeat (Multi-Paxos followers learn the
 /// last chosen slots from it), every replica holds the same state.
 fn assert_same_state(sim: &mut Sim) {
-    let leaders: Vec<_> = sim
-        .replicas
-        .iter()
-        .filter(|(_, r)| r.role() == &Role::Leader)
-        .map(|(id, _)| *id)
-        .collect();
-    for id in leaders {
-        sim.fire(id, Timer::Heartbeat);
-    }
+    sim.heartbeat_leaders();
     sim.deliver(10_000);
     let stores: Vec<_> = sim
         .replicas

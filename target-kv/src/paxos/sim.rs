@@ -2,7 +2,7 @@
 //! queue, timers fire when a test says so, "disk" is a list of records per
 //! node. Deterministic, for tests and the core's benchmark.
 
-use super::replica::Replica;
+use super::replica::{Replica, Role};
 use super::types::{
     Config, Input, Mode, Msg, NodeId, Output, ReadMode, Record, Reply, RequestId, Snapshot, Timer,
 };
@@ -103,6 +103,20 @@ impl Sim {
     /// Fires a timer at a node.
     pub fn fire(&mut self, node: NodeId, timer: Timer) {
         self.input(node, Input::Timeout(timer));
+    }
+
+    /// Fires the heartbeat timer of every replica that leads (Multi-Paxos
+    /// followers learn the last chosen slots from the next heartbeat).
+    pub fn heartbeat_leaders(&mut self) {
+        let leaders: Vec<NodeId> = self
+            .replicas
+            .iter()
+            .filter(|(_, r)| *r.role() == Role::Leader)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in leaders {
+            self.fire(id, Timer::Heartbeat);
+        }
     }
 
     /// Delivers messages in order until none are left or `max` were
