@@ -115,6 +115,10 @@ pub struct SimConfig {
     pub think_us_max: u64,
     /// Keep an event trace.
     pub trace: bool,
+    /// Keep the history in the outcome even when untraced (the checker
+    /// consumes its own copy; a copy per seed costs a few percent, and a
+    /// failing seed is run again, traced, to write its files).
+    pub keep_history: bool,
 }
 
 impl SimConfig {
@@ -141,6 +145,7 @@ impl SimConfig {
             op_timeout_ms: 150,
             think_us_max: 100_000,
             trace: false,
+            keep_history: false,
         }
     }
 }
@@ -167,7 +172,7 @@ pub struct SeedOutcome {
     pub finding: Option<Finding>,
     /// The checkers' results.
     pub checkers: Vec<CheckerResult>,
-    /// The history.
+    /// The history (empty unless the run was traced or `keep_history`).
     pub history: Vec<Record>,
     /// The event trace, when asked for.
     pub trace: Option<String>,
@@ -204,7 +209,12 @@ impl SeedOutcome {
 pub fn run_seed(cfg: &SimConfig, seed: u64) -> SeedOutcome {
     let run = world::World::new(cfg, seed).run();
     let lines: Vec<usize> = (1..=run.history.len()).collect();
-    let (checkers, mut verdict) = match History::from_records(run.history.clone(), lines) {
+    let (records, history) = if cfg.trace || cfg.keep_history {
+        (run.history.clone(), run.history)
+    } else {
+        (run.history, Vec::new())
+    };
+    let (checkers, mut verdict) = match History::from_records(records, lines) {
         Ok(history) => {
             let workload = workloads::make(cfg.workload, &cfg.workload_options());
             let options = CheckOptions {
@@ -235,7 +245,7 @@ pub fn run_seed(cfg: &SimConfig, seed: u64) -> SeedOutcome {
         verdict,
         finding: run.finding,
         checkers,
-        history: run.history,
+        history,
         trace: run.trace,
         events: run.events,
         sim_ms: run.sim_ms,

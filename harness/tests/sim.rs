@@ -38,6 +38,7 @@ fn the_same_seed_gives_the_same_history_and_trace_byte_for_byte() {
     );
     // Tracing changes nothing but the trace.
     cfg.trace = false;
+    cfg.keep_history = true;
     let untraced = sim::run_seed(&cfg, 11);
     assert_eq!(
         sim::history_jsonl(&a.history),
@@ -47,7 +48,8 @@ fn the_same_seed_gives_the_same_history_and_trace_byte_for_byte() {
 
 #[test]
 fn runs_see_faults_crashes_and_indeterminate_operations() {
-    let cfg = SimConfig::new(Mode::Multi, ReadMode::Log);
+    let mut cfg = SimConfig::new(Mode::Multi, ReadMode::Log);
+    cfg.keep_history = true;
     let mut faults = std::collections::BTreeSet::new();
     let (mut ok, mut info) = (0, 0);
     for seed in 0..10 {

@@ -214,7 +214,7 @@ impl KvStore {
         }
         match op {
             KvOp::Set { key, value } => {
-                self.data.insert(key.clone(), value.clone());
+                self.put(key, value);
                 KvResult::Done
             }
             KvOp::Remove { key } => KvResult::Exists {
@@ -223,7 +223,7 @@ impl KvStore {
             KvOp::Cas { key, from, to } => {
                 let current = self.data.get(key);
                 if current == from.as_ref() {
-                    self.data.insert(key.clone(), to.clone());
+                    self.put(key, to);
                     KvResult::Done
                 } else {
                     KvResult::CasMismatch {
@@ -232,6 +232,20 @@ impl KvStore {
                 }
             }
             KvOp::Get { .. } | KvOp::Contains { .. } => unreachable!("reads are answered above"),
+        }
+    }
+
+    /// Sets `key` to `value`, reusing the key and the old value's buffer
+    /// when the key is there (applying a write then allocates nothing).
+    fn put(&mut self, key: &str, value: &str) {
+        match self.data.get_mut(key) {
+            Some(v) => {
+                v.clear();
+                v.push_str(value);
+            }
+            None => {
+                self.data.insert(key.to_owned(), value.to_owned());
+            }
         }
     }
 

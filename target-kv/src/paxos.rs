@@ -22,6 +22,6 @@ pub use acceptor::Acceptor;
 pub use planted::PlantedBug;
 pub use replica::{Replica, Role, ID_COUNTER_BITS};
 pub use types::{
-    Ballot, Batch, Config, ErrorCode, Input, Mode, Msg, NodeId, Output, ReadMode, Record, Reply,
-    RequestId, Slot, Snapshot, Timer,
+    Ballot, Batch, Config, ErrorCode, Input, Mode, Msg, NodeId, NodeSet, Output, ReadMode, Record,
+    Reply, RequestId, Slot, Snapshot, Timer, NODE_ID_MAX,
 };

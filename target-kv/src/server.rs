@@ -131,6 +131,12 @@ fn parse_peers(s: &str) -> Result<BTreeMap<NodeId, SocketAddr>, String> {
             .trim()
             .parse()
             .map_err(|_| format!("`{id}`: a node id is a number"))?;
+        if id > crate::paxos::NODE_ID_MAX {
+            return Err(format!(
+                "node id {id}: ids go up to {}",
+                crate::paxos::NODE_ID_MAX
+            ));
+        }
         let addr: SocketAddr = addr.trim().parse().map_err(|e| format!("`{addr}`: {e}"))?;
         if peers.insert(id, addr).is_some() {
             return Err(format!("node {id} is listed twice"));

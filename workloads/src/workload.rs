@@ -309,6 +309,14 @@ pub(crate) fn reads_of(keys: &[String], f: &str) -> Vec<Invocation> {
 pub(crate) fn to_store(v: &Value) -> String {
     match v {
         Value::Str(s) => s.clone(),
+        Value::Int(i) => {
+            let mut s = String::with_capacity(8);
+            if *i < 0 {
+                s.push('-');
+            }
+            crate::keys::push_decimal(&mut s, i.unsigned_abs());
+            s
+        }
         other => other.to_string(),
     }
 }

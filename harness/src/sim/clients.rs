@@ -56,7 +56,7 @@ impl KvClient for Wire {
 /// An operation in flight.
 pub struct InFlight {
     /// The operation as recorded.
-    pub op: Invocation,
+    pub op: Arc<Invocation>,
     future: Pin<Box<dyn Future<Output = Completion> + Send>>,
     /// The command the current attempt carries.
     pub command: target_kv::kv::Command,
@@ -119,7 +119,12 @@ impl SimClient {
     }
 
     /// Starts `op`: runs the workload's code up to its call.
-    pub fn begin(&mut self, workload: &Arc<dyn Workload>, op: Invocation, attempt: u64) -> Started {
+    pub fn begin(
+        &mut self,
+        workload: &Arc<dyn Workload>,
+        op: Arc<Invocation>,
+        attempt: u64,
+    ) -> Started {
         let (w, o, wire) = (workload.clone(), op.clone(), self.wire.clone());
         let mut future: Pin<Box<dyn Future<Output = Completion> + Send>> =
             Box::pin(async move { w.execute(&o, &wire).await });
@@ -240,7 +245,10 @@ mod tests {
             key: "k0".into(),
             value: checker::Value::Int(3),
         };
-        assert!(matches!(c.begin(&workload, op, 1), Started::Send(_)));
+        assert!(matches!(
+            c.begin(&workload, Arc::new(op), 1),
+            Started::Send(_)
+        ));
         (c, workload)
     }
 

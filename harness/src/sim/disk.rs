@@ -1,11 +1,15 @@
-//! A simulated disk: the WAL's bytes and the snapshot file, in memory,
+//! A simulated disk: the WAL's records and the snapshot file, in memory,
 //! framed and recovered by the real WAL code. A crash may be armed to hit
 //! during the next write: an append then fails (the node's step produces
 //! nothing), and a snapshot or log rewrite leaves the old file (both are
 //! atomic renames on a real disk). Whenever the node crashes
 //! ([`SimDisk::crash`]), what was written but not synced keeps only a
-//! random prefix: the last frame possibly torn, unsynced records before
-//! it possibly gone.
+//! random prefix of the log file's bytes: the last frame possibly torn,
+//! unsynced records before it possibly gone.
+//!
+//! The records are framed (length, CRC) only when a crash or a restart
+//! reads the file: the bytes are then exactly what the node would have
+//! written, and the simulator does not pay a CRC per record it never reads.
 
 use checker::generate::SplitMix;
 use std::path::Path;
@@ -15,10 +19,15 @@ use target_kv::storage::{encode_frames, recover_bytes};
 /// One node's disk.
 #[derive(Clone, Debug, Default)]
 pub struct SimDisk {
-    /// The log file's bytes, exactly as the node would write them.
-    wal: Vec<u8>,
-    /// How many of them are synced (a crash keeps them all).
+    /// The log's records, end to end, as the node handed them over.
+    payloads: Vec<u8>,
+    /// Where each record ends in `payloads`.
+    ends: Vec<usize>,
+    /// How many of the records are synced (a crash keeps them all).
     synced: usize,
+    /// The log file's bytes as a crash left them, until the restart reads
+    /// them.
+    after_crash: Option<Vec<u8>>,
     /// The snapshot file.
     snapshot: Option<Vec<u8>>,
     /// A crash armed for the next write, with the randomness it uses.
@@ -84,25 +93,65 @@ impl SimDisk {
     }
 
     /// The node crashed: of what was written since the last sync, only a
-    /// prefix chosen by `seed` survives.
+    /// prefix of the file's bytes chosen by `seed` survives.
     pub fn crash(&mut self, seed: u64) {
-        let unsynced = self.wal.len() - self.synced;
+        if self.after_crash.is_some() {
+            // Down already: nothing was written since.
+            return;
+        }
+        let mut wal = Vec::new();
+        encode_frames(self.records(0, self.synced), &mut wal);
+        let synced = wal.len();
+        encode_frames(self.records(self.synced, self.ends.len()), &mut wal);
+        let unsynced = wal.len() - synced;
         if unsynced > 0 {
             let kept = SplitMix::new(seed).below(unsynced as u64 + 1) as usize;
-            self.wal.truncate(self.synced + kept);
+            wal.truncate(synced + kept);
         }
+        self.after_crash = Some(wal);
     }
 
     /// What a restarting node reads: the snapshot, and the log's intact
     /// records. A torn tail is cut off, as `Wal::open` does; corruption is
     /// an error (a crash can never cause it).
     pub fn recover(&mut self) -> Result<OnDisk, String> {
-        let (records, valid) =
-            recover_bytes(Path::new("wal.log"), &self.wal).map_err(|e| e.to_string())?;
-        self.wal.truncate(valid as usize);
-        // What survived the crash is on the disk now.
-        self.synced = self.wal.len();
+        let wal = match self.after_crash.take() {
+            Some(wal) => wal,
+            None => {
+                let mut wal = Vec::new();
+                encode_frames(self.records(0, self.ends.len()), &mut wal);
+                wal
+            }
+        };
+        let (records, _valid) =
+            recover_bytes(Path::new("wal.log"), &wal).map_err(|e| e.to_string())?;
+        // What survived the crash is on the disk now, and synced.
+        self.replace(&records);
         Ok((self.snapshot.clone(), records))
+    }
+
+    /// Records `from..to` of the log.
+    fn records(&self, from: usize, to: usize) -> impl Iterator<Item = &[u8]> {
+        (from..to).map(move |i| {
+            let start = if i == 0 { 0 } else { self.ends[i - 1] };
+            &self.payloads[start..self.ends[i]]
+        })
+    }
+
+    /// Appends records to the log (not yet synced).
+    fn push(&mut self, records: &[Vec<u8>]) {
+        for r in records {
+            self.payloads.extend_from_slice(r);
+            self.ends.push(self.payloads.len());
+        }
+    }
+
+    /// The log is these records now, all synced.
+    fn replace(&mut self, records: &[Vec<u8>]) {
+        self.payloads.clear();
+        self.ends.clear();
+        self.push(records);
+        self.synced = self.ends.len();
     }
 
     fn crash_hits(&mut self) -> Option<SplitMix> {
@@ -123,7 +172,7 @@ impl Durable for SimDisk {
     }
 
     fn append(&mut self, records: &[Vec<u8>], sync: bool) -> Result<(), Crashed> {
-        encode_frames(records.iter().map(|r| r.as_slice()), &mut self.wal);
+        self.push(records);
         if self.crash_hits().is_some() {
             // The write was under way: [`SimDisk::crash`], which the
             // crash that follows calls, decides how much of it is left.
@@ -135,7 +184,7 @@ impl Durable for SimDisk {
             )));
         }
         if sync {
-            self.synced = self.wal.len();
+            self.synced = self.ends.len();
         }
         self.last_write = Some(Write::Append(records.len(), sync));
         Ok(())
@@ -145,7 +194,7 @@ impl Durable for SimDisk {
         if self.crash_hits().is_some() {
             return Err(Crashed("during a sync".into()));
         }
-        self.synced = self.wal.len();
+        self.synced = self.ends.len();
         Ok(())
     }
 
@@ -162,9 +211,7 @@ impl Durable for SimDisk {
         if self.crash_hits().is_some() {
             return Err(Crashed("before the rewritten log's rename".into()));
         }
-        self.wal.clear();
-        encode_frames(records.iter().map(|r| r.as_slice()), &mut self.wal);
-        self.synced = self.wal.len();
+        self.replace(records);
         self.last_write = Some(Write::Rewrite(records.len()));
         Ok(())
     }

@@ -748,6 +748,8 @@ impl World {
         self.next_attempt += 1;
         let workload = self.workload.clone();
         let c = &mut self.clients[client];
+        // Shared with the workload's future, not copied.
+        let op = Arc::new(op);
         match c.begin(&workload, op.clone(), attempt) {
             Started::Done(done) => self.complete(client, &op, done),
             Started::Send(command) => self.send_call(client, attempt, command),
@@ -1071,7 +1073,13 @@ impl World {
         }
         let from = node.checked_upto.max(replica.log_start());
         let upto = replica.first_unchosen();
-        for (slot, batch) in replica.chosen().range(from..upto) {
+        // Most steps learn nothing: no lookup for an empty range.
+        let learned = if from < upto {
+            replica.chosen().range(from..upto)
+        } else {
+            Default::default()
+        };
+        for (slot, batch) in learned {
             let at = *slot as usize;
             if at > CHOSEN_SLOTS_MAX {
                 // Slots are dense from the first: a run never gets near.

@@ -138,27 +138,34 @@ impl Acceptor {
     /// ballot was promised there (then `Err(that promise)`). Accepting a
     /// ballot also promises it for that slot.
     pub fn accept(&mut self, ballot: Ballot, slot: Slot, batch: &Batch) -> Result<Record, Ballot> {
-        let current = self.promise_for(slot);
+        // Each map is walked once (twice when the promise rises): every
+        // acceptor runs this for every slot.
+        let slot_promise = self.slot_promised.get(&slot).copied().unwrap_or_default();
+        let current = self.promised.max(slot_promise);
         if ballot < current && !self.ignore_promise {
             return Err(current);
         }
-        if !self.ignore_promise {
-            assert!(
-                ballot >= self.promise_for(slot),
-                "never accept below the promise"
-            );
-        }
-        if let Some((b, v)) = self.accepted.get(&slot) {
-            // The same ballot never carries two values for one slot.
-            assert!(
-                *b != ballot || v == batch || self.ignore_promise,
-                "one value per ballot and slot"
-            );
-        }
-        if ballot > self.slot_promised.get(&slot).copied().unwrap_or_default() {
+        assert!(
+            ballot >= current || self.ignore_promise,
+            "never accept below the promise"
+        );
+        if ballot > slot_promise {
             self.raise_slot(slot, ballot);
         }
-        self.accepted.insert(slot, (ballot, batch.clone()));
+        match self.accepted.entry(slot) {
+            std::collections::btree_map::Entry::Occupied(mut e) => {
+                let (b, v) = e.get();
+                // The same ballot never carries two values for one slot.
+                assert!(
+                    *b != ballot || v == batch || self.ignore_promise,
+                    "one value per ballot and slot"
+                );
+                e.insert((ballot, batch.clone()));
+            }
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert((ballot, batch.clone()));
+            }
+        }
         Ok(Record::Accepted {
             slot,
             ballot,

@@ -25,11 +25,11 @@ mod reads;
 use super::acceptor::Acceptor;
 use super::planted::PlantedBug;
 use super::types::{
-    Ballot, Batch, Config, Input, Mode, Msg, NodeId, Output, ReadMode, Record, RequestId, Slot,
-    Snapshot, Timer,
+    Ballot, Batch, Config, Input, Mode, Msg, NodeId, NodeSet, Output, ReadMode, Record, RequestId,
+    Slot, Snapshot, Timer, NODE_ID_MAX,
 };
 use crate::kv::{Command, KvStore};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 /// Most chosen slots sent in answer to one catch-up request.
 const CATCH_UP_MAX: u64 = 256;
@@ -66,7 +66,7 @@ enum Waiter {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct InFlight {
     batch: Batch,
-    acks: BTreeSet<NodeId>,
+    acks: NodeSet,
 }
 
 /// A Basic Paxos proposal for one slot.
@@ -77,11 +77,11 @@ struct Proposal {
     /// Our own commands, proposed if no other value must be.
     ours: Vec<Command>,
     /// Phase 1: promises so far, with the highest accepted value seen.
-    promises: BTreeSet<NodeId>,
+    promises: NodeSet,
     highest: Option<(Ballot, Batch)>,
     /// Phase 2: the value proposed and its acks.
     value: Option<Batch>,
-    acks: BTreeSet<NodeId>,
+    acks: NodeSet,
     /// Whether an `Accept` carrying `ours` ever left, at any ballot of this
     /// proposal: from then on `ours` may be chosen in this slot.
     ours_sent: bool,
@@ -92,7 +92,7 @@ struct Proposal {
 struct QuorumRead {
     request: RequestId,
     command: Command,
-    replies: BTreeSet<NodeId>,
+    replies: NodeSet,
     /// Apply every slot below this before answering.
     wait_for: Slot,
     /// When the read began (it expires after the request ttl).
@@ -162,7 +162,7 @@ pub struct Replica {
     /// is chosen and applied: this is the slot it must reach.
     ready_at: Slot,
     lease_until_ms: u64,
-    heartbeat_acks: BTreeMap<u64, BTreeSet<NodeId>>,
+    heartbeat_acks: BTreeMap<u64, NodeSet>,
     // Basic.
     proposal: Option<Proposal>,
 
@@ -202,6 +202,10 @@ impl Replica {
         assert!(
             cfg.members.contains(&cfg.id),
             "a replica is a member of its cluster"
+        );
+        assert!(
+            cfg.members.iter().all(|m| *m <= NODE_ID_MAX),
+            "member ids fit a NodeSet (the node's flags are checked)"
         );
         let acceptor = Acceptor::recover(bug == Some(PlantedBug::IgnorePromise), records);
         let mut chosen = BTreeMap::new();
@@ -364,7 +368,11 @@ impl Replica {
                 self.log_start, self.applied
             ));
         }
-        if self.chosen.contains_key(&self.first_unchosen) {
+        // (One walk of the tree for both checks of the slots past the gap:
+        // this runs after every step.)
+        let mut past = self.chosen.range(self.first_unchosen..);
+        let first_past = past.next().map(|(slot, _)| *slot);
+        if first_past == Some(self.first_unchosen) {
             return fail(format!(
                 "slot {} chosen but not applied",
                 self.first_unchosen
@@ -381,7 +389,7 @@ impl Replica {
         // Every slot from the snapshot to `first_unchosen` is in the log:
         // the keys are distinct and none is below `log_start`, so it is
         // enough to count them (the slots past a gap are few).
-        let past_gap = self.chosen.range(self.first_unchosen..).count();
+        let past_gap = first_past.map_or(0, |_| 1 + past.count());
         if (self.chosen.len() - past_gap) as u64 != self.first_unchosen - self.log_start {
             return fail(format!(
                 "slots {}..{} applied but not all in the log",

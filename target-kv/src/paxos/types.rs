@@ -8,6 +8,60 @@ use serde::{Deserialize, Serialize};
 pub type NodeId = u64;
 /// A position in the replicated log.
 pub type Slot = u64;
+
+/// The highest node id a cluster may use: [`NodeSet`] holds ids as bits.
+pub const NODE_ID_MAX: NodeId = 63;
+
+/// A set of node ids (at most [`NODE_ID_MAX`]) as the bits of one word.
+///
+/// Proposers count acks per slot, promises per election and replies per
+/// read and heartbeat: a set is made and dropped for each, and as a word
+/// that costs nothing, where a tree set allocates a node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeSet(u64);
+
+impl NodeSet {
+    /// The set of one node.
+    pub fn of(id: NodeId) -> NodeSet {
+        let mut s = NodeSet::default();
+        s.insert(id);
+        s
+    }
+
+    /// Adds `id`; true if it was not there.
+    pub fn insert(&mut self, id: NodeId) -> bool {
+        assert!(id <= NODE_ID_MAX, "node id {id} above {NODE_ID_MAX}");
+        let bit = 1u64 << id;
+        let new = self.0 & bit == 0;
+        self.0 |= bit;
+        new
+    }
+
+    /// Whether `id` is in the set.
+    pub fn contains(&self, id: NodeId) -> bool {
+        id <= NODE_ID_MAX && self.0 & (1u64 << id) != 0
+    }
+
+    /// How many ids the set holds.
+    pub fn len(&self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    /// True when the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl FromIterator<NodeId> for NodeSet {
+    fn from_iter<I: IntoIterator<Item = NodeId>>(ids: I) -> NodeSet {
+        let mut s = NodeSet::default();
+        for id in ids {
+            s.insert(id);
+        }
+        s
+    }
+}
 /// The shell's handle for a client request, echoed in its reply.
 pub type RequestId = u64;
 

@@ -10,8 +10,7 @@
 use super::{Proposal, Replica, Waiter};
 use crate::kv::Command;
 use crate::paxos::planted::PlantedBug;
-use crate::paxos::types::{Ballot, Batch, Msg, NodeId, Output, Slot};
-use std::collections::BTreeSet;
+use crate::paxos::types::{Ballot, Batch, Msg, NodeId, NodeSet, Output, Slot};
 
 impl Replica {
     /// Runs phase 1 for the first unchosen slot: a fresh proposal with
@@ -39,10 +38,10 @@ impl Replica {
             slot,
             ballot: self.ballot,
             ours,
-            promises: BTreeSet::new(),
+            promises: NodeSet::default(),
             highest: None,
             value: None,
-            acks: BTreeSet::new(),
+            acks: NodeSet::default(),
             ours_sent,
         };
         match self.acceptor.prepare_slot(self.ballot, slot) {

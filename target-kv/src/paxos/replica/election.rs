@@ -10,8 +10,10 @@
 
 use super::{Replica, Role};
 use crate::paxos::planted::PlantedBug;
-use crate::paxos::types::{Ballot, Batch, ErrorCode, Mode, Msg, NodeId, Output, ReadMode, Slot};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::paxos::types::{
+    Ballot, Batch, ErrorCode, Mode, Msg, NodeId, NodeSet, Output, ReadMode, Slot,
+};
+use std::collections::BTreeMap;
 
 impl Replica {
     pub(super) fn start_election(&mut self, out: &mut Vec<Output>) {
@@ -250,7 +252,7 @@ impl Replica {
     pub(super) fn heartbeat(&mut self, out: &mut Vec<Output>) {
         let sent_ms = self.now_ms;
         self.heartbeat_acks
-            .insert(sent_ms, BTreeSet::from([self.cfg.id]));
+            .insert(sent_ms, NodeSet::of(self.cfg.id));
         // Keep only recent rounds of acks: bounded.
         while self.heartbeat_acks.len() > 16 {
             self.heartbeat_acks.pop_first();

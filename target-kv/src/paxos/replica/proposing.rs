@@ -8,8 +8,7 @@
 
 use super::{InFlight, Replica, Role};
 use crate::paxos::planted::PlantedBug;
-use crate::paxos::types::{Ballot, Batch, Mode, Msg, NodeId, Output, ReadMode, Slot};
-use std::collections::BTreeSet;
+use crate::paxos::types::{Ballot, Batch, Mode, Msg, NodeId, NodeSet, Output, ReadMode, Slot};
 
 impl Replica {
     /// Proposes queued commands: as leader (Multi) or by starting a Basic
@@ -56,7 +55,7 @@ impl Replica {
             slot,
             InFlight {
                 batch: batch.clone(),
-                acks: BTreeSet::from([self.cfg.id]),
+                acks: NodeSet::of(self.cfg.id),
             },
         );
         self.broadcast(

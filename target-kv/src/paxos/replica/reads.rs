@@ -7,9 +7,8 @@
 use super::{QuorumRead, Replica, Role};
 use crate::kv::Command;
 use crate::paxos::types::{
-    Batch, ErrorCode, Mode, Msg, NodeId, Output, ReadMode, Reply, RequestId, Slot,
+    Batch, ErrorCode, Mode, Msg, NodeId, NodeSet, Output, ReadMode, Reply, RequestId, Slot,
 };
-use std::collections::BTreeSet;
 
 impl Replica {
     /// Answers a read without the log if the read mode allows it (or starts
@@ -68,7 +67,7 @@ impl Replica {
             QuorumRead {
                 request,
                 command,
-                replies: BTreeSet::from([self.cfg.id]),
+                replies: NodeSet::of(self.cfg.id),
                 wait_for: self.acceptor.accepted_end(),
                 started_ms: self.now_ms,
                 fill_asked: false,
