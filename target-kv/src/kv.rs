@@ -118,7 +118,22 @@ pub fn anonymous_seq(node: u64, id: u64) -> u64 {
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 struct Applied {
     incarnation: u64,
-    counters: std::collections::BTreeSet<u64>,
+    /// Ascending and distinct. A deque, not a tree: counters arrive nearly
+    /// in order, so an insert is a push at the back and the oldest leaves
+    /// from the front, and a snapshot copies it whole. (On disk and on the
+    /// wire it is the same list a set would be.)
+    #[serde(deserialize_with = "ascending")]
+    counters: std::collections::VecDeque<u64>,
+}
+
+/// A window read back from a snapshot, put in order whatever the bytes say.
+fn ascending<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<std::collections::VecDeque<u64>, D::Error> {
+    let mut counters = Vec::<u64>::deserialize(d)?;
+    counters.sort_unstable();
+    counters.dedup();
+    Ok(counters.into())
 }
 
 /// The store, its per-client table of last applied requests, and the
@@ -179,18 +194,15 @@ impl KvStore {
             };
         }
         let full = applied.counters.len() >= ANONYMOUS_WINDOW;
-        if applied.counters.contains(&counter)
-            || (full
-                && applied
-                    .counters
-                    .first()
-                    .is_some_and(|&oldest| counter < oldest))
-        {
-            return KvResult::Superseded;
-        }
-        applied.counters.insert(counter);
+        let at = match applied.counters.binary_search(&counter) {
+            Ok(_) => return KvResult::Superseded,
+            // Below the oldest of a full window: too old to tell.
+            Err(0) if full => return KvResult::Superseded,
+            Err(at) => at,
+        };
+        applied.counters.insert(at, counter);
         if applied.counters.len() > ANONYMOUS_WINDOW {
-            applied.counters.pop_first();
+            applied.counters.pop_front();
         }
         self.execute(&cmd.op)
     }
@@ -255,12 +267,13 @@ impl KvStore {
     /// and newest entry.
     pub fn digest(&self) -> u64 {
         use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        // Not a defence against anyone: Fx is a few times faster than SipHash.
+        let mut h = rustc_hash::FxHasher::default();
         self.data.hash(&mut h);
         self.sessions.hash(&mut h);
         for (node, applied) in &self.anonymous {
             (node, applied.incarnation, applied.counters.len()).hash(&mut h);
-            applied.counters.last().hash(&mut h);
+            applied.counters.back().hash(&mut h);
         }
         h.finish()
     }
@@ -374,6 +387,59 @@ mod tests {
             kv.apply(&cmd(0, seq(2, 100 + ANONYMOUS_WINDOW as u64), set("h"))),
             KvResult::Done
         );
+        // Out of order within the window: applied once, wherever it falls.
+        let mut kv = KvStore::default();
+        for counter in [5, 3, 9, 4] {
+            assert_eq!(kv.apply(&cmd(0, seq(1, counter), set("x"))), KvResult::Done);
+        }
+        for counter in [3, 4, 5, 9] {
+            assert_eq!(
+                kv.apply(&cmd(0, seq(1, counter), set("x"))),
+                KvResult::Superseded
+            );
+        }
+        assert_eq!(kv.apply(&cmd(0, seq(1, 6), set("x"))), KvResult::Done);
+    }
+
+    #[test]
+    fn a_snapshots_window_reads_back_in_order_and_as_a_set_was_written() {
+        let mut kv = KvStore::default();
+        let seq = |counter: u64| anonymous_seq(2, (1 << 40) | counter);
+        for counter in [7, 2, 5] {
+            kv.apply(&cmd(0, seq(counter), KvOp::Remove { key: "k".into() }));
+        }
+        let bytes = postcard::to_allocvec(&kv).expect("serializes");
+        // The bytes are those of the set the window used to be.
+        #[derive(Serialize)]
+        struct AsSet {
+            data: BTreeMap<String, String>,
+            sessions: BTreeMap<u64, (u64, KvResult)>,
+            anonymous: BTreeMap<u64, (u64, std::collections::BTreeSet<u64>)>,
+        }
+        let set = AsSet {
+            data: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            anonymous: BTreeMap::from([(2, (1, [2, 5, 7].into()))]),
+        };
+        assert_eq!(bytes, postcard::to_allocvec(&set).expect("serializes"));
+        let back: KvStore = postcard::from_bytes(&bytes).expect("reads back");
+        assert_eq!(back, kv);
+        // A window written out of order (or twice over) is put in order.
+        let messy = AsSetUnordered {
+            data: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            anonymous: BTreeMap::from([(2, (1, vec![7, 2, 5, 2]))]),
+        };
+        #[derive(Serialize)]
+        struct AsSetUnordered {
+            data: BTreeMap<String, String>,
+            sessions: BTreeMap<u64, (u64, KvResult)>,
+            anonymous: BTreeMap<u64, (u64, Vec<u64>)>,
+        }
+        let read: KvStore =
+            postcard::from_bytes(&postcard::to_allocvec(&messy).expect("serializes"))
+                .expect("reads back");
+        assert_eq!(read, kv);
     }
 
     #[test]

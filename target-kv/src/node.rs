@@ -74,6 +74,9 @@ pub enum NodeError {
         /// What did not decode.
         source: crate::shell::RecoverError,
     },
+    /// The configuration cannot make a cluster.
+    #[error("bad configuration: {0}")]
+    Config(String),
     /// A socket or file problem.
     #[error("{what}: {source}")]
     Io {
@@ -114,6 +117,18 @@ pub async fn start(
     cfg: NodeConfig,
     peer_listener: tokio::net::TcpListener,
 ) -> Result<NodeHandle, NodeError> {
+    if let Some(id) = cfg.peers.keys().find(|id| **id > crate::paxos::NODE_ID_MAX) {
+        return Err(NodeError::Config(format!(
+            "node id {id}: ids go up to {}",
+            crate::paxos::NODE_ID_MAX
+        )));
+    }
+    if !cfg.peers.contains_key(&cfg.id) {
+        return Err(NodeError::Config(format!(
+            "the peers do not list this node's id {}",
+            cfg.id
+        )));
+    }
     std::fs::create_dir_all(&cfg.data_dir).map_err(|source| NodeError::Io {
         what: format!("cannot create {}", cfg.data_dir.display()),
         source,

@@ -58,8 +58,9 @@ pub struct InFlight {
     /// The operation as recorded.
     pub op: Arc<Invocation>,
     future: Pin<Box<dyn Future<Output = Completion> + Send>>,
-    /// The command the current attempt carries.
-    pub command: target_kv::kv::Command,
+    /// The command to send again on a retry (only a session client
+    /// retries, so only it keeps a copy).
+    retry: Option<target_kv::kv::Command>,
     /// The current attempt's id (answers to older attempts are ignored).
     pub attempt: u64,
     /// Attempts made so far.
@@ -144,7 +145,7 @@ impl SimClient {
         self.inflight = Some(InFlight {
             op,
             future,
-            command: command.clone(),
+            retry: (self.session != 0).then(|| command.clone()),
             attempt,
             attempts: 1,
             was_indeterminate: false,
@@ -167,12 +168,14 @@ impl SimClient {
             return None;
         }
         let indeterminate = matches!(result, Err(StoreError::Indeterminate(_)));
-        if indeterminate && self.session != 0 && f.attempts < SESSION_ATTEMPTS {
-            f.was_indeterminate = true;
-            f.attempts += 1;
-            f.attempt = next_attempt;
-            f.delivered = false;
-            return Some(Err(f.command.clone()));
+        if indeterminate && f.attempts < SESSION_ATTEMPTS {
+            if let Some(command) = &f.retry {
+                f.was_indeterminate = true;
+                f.attempts += 1;
+                f.attempt = next_attempt;
+                f.delivered = false;
+                return Some(Err(command.clone()));
+            }
         }
         let result = match result {
             // An earlier attempt may still take effect: a refusal of this

@@ -115,17 +115,21 @@ impl SimDisk {
     /// records. A torn tail is cut off, as `Wal::open` does; corruption is
     /// an error (a crash can never cause it).
     pub fn recover(&mut self) -> Result<OnDisk, String> {
-        let wal = match self.after_crash.take() {
+        let framed;
+        let wal = match &self.after_crash {
             Some(wal) => wal,
             None => {
                 let mut wal = Vec::new();
                 encode_frames(self.records(0, self.ends.len()), &mut wal);
-                wal
+                framed = wal;
+                &framed
             }
         };
+        // (On an error the crashed file stays as it is.)
         let (records, _valid) =
-            recover_bytes(Path::new("wal.log"), &wal).map_err(|e| e.to_string())?;
+            recover_bytes(Path::new("wal.log"), wal).map_err(|e| e.to_string())?;
         // What survived the crash is on the disk now, and synced.
+        self.after_crash = None;
         self.replace(&records);
         Ok((self.snapshot.clone(), records))
     }

@@ -1073,6 +1073,12 @@ impl World {
         }
         let from = node.checked_upto.max(replica.log_start());
         let upto = replica.first_unchosen();
+        if from > upto {
+            self.finding = Some(Finding::Invariant(format!(
+                "n{id}'s first unchosen slot went back from {from} to {upto}"
+            )));
+            return;
+        }
         // Most steps learn nothing: no lookup for an empty range.
         let learned = if from < upto {
             replica.chosen().range(from..upto)
