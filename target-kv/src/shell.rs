@@ -274,11 +274,12 @@ impl<T> Shell<T> {
     pub fn submit<D: Durable>(
         &mut self,
         now: Now,
-        calls: Vec<(Command, T)>,
+        calls: impl IntoIterator<Item = (Command, T)>,
         disk: &mut D,
     ) -> Result<Effects<T>, D::Error> {
-        let mut requests = Vec::with_capacity(calls.len());
-        let mut callers = Vec::with_capacity(calls.len());
+        let calls = calls.into_iter();
+        let mut requests = Vec::with_capacity(calls.size_hint().0);
+        let mut callers = Vec::with_capacity(calls.size_hint().0);
         for (mut command, caller) in calls {
             let id = self.next_id;
             self.next_id += 1;

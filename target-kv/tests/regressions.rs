@@ -667,6 +667,36 @@ fn bug4_probe_replies_for_an_earlier_life_never_answer_a_new_read() {
 
 // ---- 5 ----
 
+/// A heartbeat ack only grants a lease: without lease reads a follower
+/// follows the heartbeat and sends nothing back, and a leader's lease never
+/// grows (it is not used either).
+#[test]
+fn only_with_lease_reads_is_a_heartbeat_acked() {
+    for reads in [ReadMode::Log, ReadMode::Quorum, ReadMode::Lease] {
+        let mut cfg = Config::new(3, vec![1, 2, 3]);
+        cfg.reads = reads;
+        let mut r = Replica::new(cfg, &[]);
+        step(&mut r, 0, Input::Start);
+        let out = step(
+            &mut r,
+            100,
+            msg(
+                1,
+                Msg::Heartbeat {
+                    ballot: ballot(1, 1),
+                    first_unchosen: 0,
+                    sent_ms: 100,
+                },
+            ),
+        );
+        let acked = sent_to(&out, 1)
+            .iter()
+            .any(|m| matches!(m, Msg::HeartbeatAck { .. }));
+        assert_eq!(acked, reads == ReadMode::Lease, "{reads:?}: {out:?}");
+        assert_eq!(r.leader(), Some(1), "{reads:?}: it follows the leader");
+    }
+}
+
 /// Bug 5: a follower kept a single `lease_holder`, which the heartbeat of
 /// a second leader overwrote: it then promised that leader's candidate
 /// while the lease it granted the first one was still live. Now grants are

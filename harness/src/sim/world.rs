@@ -554,7 +554,7 @@ impl World {
         let Some(shell) = n.shell.as_mut() else {
             return;
         };
-        let r = shell.submit(now, vec![(command, caller)], &mut n.disk);
+        let r = shell.submit(now, [(command, caller)], &mut n.disk);
         self.after_step(node, r);
     }
 

@@ -293,7 +293,8 @@ pub enum Msg {
         /// The leader's clock when sent (echoed for leases).
         sent_ms: u64,
     },
-    /// A follower's answer to a heartbeat.
+    /// A follower's answer to a heartbeat (with lease reads only: it
+    /// grants the leader its lease).
     HeartbeatAck {
         /// The leader's ballot.
         ballot: Ballot,

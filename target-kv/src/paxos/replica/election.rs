@@ -251,11 +251,14 @@ impl Replica {
 
     pub(super) fn heartbeat(&mut self, out: &mut Vec<Output>) {
         let sent_ms = self.now_ms;
-        self.heartbeat_acks
-            .insert(sent_ms, NodeSet::of(self.cfg.id));
-        // Keep only recent rounds of acks: bounded.
-        while self.heartbeat_acks.len() > 16 {
-            self.heartbeat_acks.pop_first();
+        // Acks count only toward a lease (see `on_heartbeat`).
+        if self.cfg.reads == ReadMode::Lease {
+            self.heartbeat_acks
+                .insert(sent_ms, NodeSet::of(self.cfg.id));
+            // Keep only recent rounds of acks: bounded.
+            while self.heartbeat_acks.len() > 16 {
+                self.heartbeat_acks.pop_first();
+            }
         }
         self.broadcast(
             &Msg::Heartbeat {
@@ -284,8 +287,8 @@ impl Replica {
         }
     }
 
-    /// A leader's heartbeat: follow it, catch up with it, and ack (which,
-    /// with lease reads, grants it a lease).
+    /// A leader's heartbeat: follow it, catch up with it, and, with lease
+    /// reads, ack it (which grants it a lease).
     pub(super) fn on_heartbeat(
         &mut self,
         from: NodeId,
@@ -311,10 +314,16 @@ impl Replica {
             // Every heartbeat: requests and answers may be lost.
             self.catch_up(from, true, out);
         }
-        out.push(Output::Send {
-            to: from,
-            msg: Msg::HeartbeatAck { ballot, sent_ms },
-        });
+        // An ack only ever extends the leader's lease: without lease reads
+        // it would be a message each way per heartbeat for nothing. (A
+        // leader that lost its followers learns it from their Nacks or a
+        // higher ballot, as before; the acks never told it.)
+        if self.cfg.reads == ReadMode::Lease {
+            out.push(Output::Send {
+                to: from,
+                msg: Msg::HeartbeatAck { ballot, sent_ms },
+            });
+        }
     }
 
     pub(super) fn follow(&mut self, leader: NodeId, ballot: Ballot, out: &mut Vec<Output>) {
