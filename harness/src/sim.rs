@@ -15,6 +15,7 @@
 //! disks (fsync is taken at its word), the HTTP layer and the tokio shell
 //! around [`target_kv::shell::Shell`].
 
+mod assertions;
 mod clients;
 mod disk;
 mod faults;
@@ -194,6 +195,7 @@ impl SeedOutcome {
             return match f {
                 Finding::Invariant(s) => format!("invariant: {s}"),
                 Finding::Liveness(s) => format!("liveness: {s}"),
+                Finding::Assertion(s) => format!("assertion failed: {s}"),
             };
         }
         self.checkers

@@ -216,6 +216,59 @@ fn the_command_prints_json_and_exits_zero_when_every_seed_passes() {
     );
 }
 
+/// A planted bug that trips one of the core's own assertions (here "one
+/// value per ballot and slot", by Basic Paxos proposers that skip phase 1)
+/// fails its seed with the assertion's words; it used to abort the whole
+/// run, with no JSON and no report.
+#[test]
+fn a_failed_core_assertion_fails_its_seed_and_the_run_goes_on() {
+    let mut cfg = SimConfig::new(Mode::Basic, ReadMode::Log);
+    cfg.plant = Some(PlantedBug::SkipPhase1);
+    cfg.clients = 7;
+    cfg.trace = true;
+    let o = sim::run_seed(&cfg, 19);
+    assert!(o.failed(), "{}", o.headline());
+    assert!(
+        o.headline()
+            .starts_with("assertion failed: one value per ballot and slot at "),
+        "{}",
+        o.headline()
+    );
+    assert!(!o.history.is_empty(), "the history so far is kept");
+    let trace = o.trace.expect("traced");
+    assert!(
+        trace.contains("ASSERTION FAILED"),
+        "the trace says where it stopped"
+    );
+    let store = tempfile::tempdir().expect("tempdir");
+    let out = skeptic()
+        .args([
+            "sim",
+            "--consensus",
+            "basic",
+            "--plant",
+            "skip-phase1",
+            "--clients",
+            "7",
+            "--seeds",
+            "17..21",
+            "--json",
+            "--store",
+        ])
+        .arg(store.path())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(j["seeds"], 4, "every seed ran: {j}");
+    assert!(
+        j["failed"]
+            .as_array()
+            .is_some_and(|f| f.contains(&serde_json::json!(19))),
+        "{j}"
+    );
+}
+
 #[test]
 fn a_failing_seed_is_printed_and_stored_with_history_trace_and_counterexample() {
     let store = tempfile::tempdir().expect("tempdir");
@@ -285,11 +338,13 @@ fn bad_flags_are_refused_with_a_message() {
 /// good: resent with every heartbeat, holding an in-flight place until the
 /// next leader. `Replica::check_invariants` now refuses an in-flight slot
 /// below the first unchosen one; these seeds of the default multi/log run
-/// broke it before the fix (slot 112 of seed 202, for one).
+/// break it without the fix (slot 57 of seed 89, for one). A change to
+/// what the simulator draws moves such schedules to other seeds: find them
+/// again by disabling the fix in `Replica::advance`.
 #[test]
 fn a_slot_chosen_without_acks_leaves_the_leaders_flight() {
     let cfg = SimConfig::new(Mode::Multi, ReadMode::Log);
-    let failed: Vec<_> = [202, 336, 405, 661]
+    let failed: Vec<_> = [89, 102, 519, 645]
         .into_iter()
         .map(|seed| sim::run_seed(&cfg, seed))
         .filter(|o| o.failed())

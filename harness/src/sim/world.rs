@@ -172,6 +172,9 @@ pub enum Finding {
     Invariant(String),
     /// The cluster did not serve the final reads after healing.
     Liveness(String),
+    /// An assertion in the code under simulation failed (its message and
+    /// place); the run stopped there.
+    Assertion(String),
 }
 
 /// The outcome of running one seed (before the checker).
@@ -320,8 +323,22 @@ impl World {
         w
     }
 
-    /// Runs to the end.
+    /// Runs to the end (or to a failed assertion, which is a finding).
     pub fn run(mut self) -> Run {
+        if let Err(what) = super::assertions::catching(|| self.run_events()) {
+            self.note(|| format!("ASSERTION FAILED: {what}"));
+            self.finding = Some(Finding::Assertion(what));
+        }
+        Run {
+            history: self.history,
+            finding: self.finding,
+            trace: self.trace,
+            events: self.events,
+            sim_ms: self.now_us / 1000,
+        }
+    }
+
+    fn run_events(&mut self) {
         while let Some((at_us, event)) = self.queue.pop() {
             if self.finding.is_some() || at_us > SIM_US_MAX || self.events >= EVENTS_MAX {
                 break;
@@ -341,13 +358,6 @@ impl World {
                 self.now_us as f64 / 1e6,
                 self.events
             )));
-        }
-        Run {
-            history: self.history,
-            finding: self.finding,
-            trace: self.trace,
-            events: self.events,
-            sim_ms: self.now_us / 1000,
         }
     }
 
