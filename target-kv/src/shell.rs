@@ -46,7 +46,8 @@ pub trait Durable {
     /// Without `sync` they only reach the file: a crash of the machine may
     /// lose them, as a suffix of the log (the next synced append makes
     /// them durable too). The shell asks for that only when every record
-    /// of the step says what was learned ([`Record::Chosen`]), which
+    /// of the step says what was learned ([`Record::Chosen`],
+    /// [`Record::ChosenAccepted`]), which
     /// safety never rests on: the value is durable at a majority of
     /// acceptors, so a node that forgets it learns it again.
     fn append(&mut self, records: &[Vec<u8>], sync: bool) -> Result<(), Self::Error>;
@@ -395,7 +396,7 @@ impl<T> Shell<T> {
         let mut bytes = 0;
         for o in &out {
             if let Output::Persist(r) = o {
-                sync |= !matches!(r, Record::Chosen { .. });
+                sync |= !matches!(r, Record::Chosen { .. } | Record::ChosenAccepted { .. });
                 if n == self.encoded.len() {
                     self.encoded.push(Vec::with_capacity(96));
                 }
@@ -602,7 +603,8 @@ mod tests {
             decode_state(disk.snapshot.as_deref(), &disk.wal).expect("decodes");
         snapshot.is_some_and(|sn| sn.upto > s)
             || records.iter().any(|r| {
-                matches!(r, Record::Accepted { slot, .. } | Record::Chosen { slot, .. } if *slot == s)
+                matches!(r, Record::Accepted { slot, .. } | Record::Chosen { slot, .. }
+                    | Record::ChosenAccepted { slot, .. } if *slot == s)
             })
     }
 

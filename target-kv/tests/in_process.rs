@@ -4,7 +4,7 @@
 
 use target_kv::kv::{Command, KvOp, KvResult};
 use target_kv::paxos::sim::Sim;
-use target_kv::paxos::{ErrorCode, Mode, ReadMode, Reply, Role, Timer};
+use target_kv::paxos::{ErrorCode, Mode, ReadMode, Record, Reply, Role, Timer};
 
 fn set(client: u64, seq: u64, key: &str, value: &str) -> Command {
     Command {
@@ -151,6 +151,68 @@ fn every_node_restarts_from_its_disk() {
     sim.deliver(100_000);
     assert_eq!(sim.reply(1, 50), Some(&value("9")));
     assert_same_state(&mut sim);
+}
+
+/// What a node learned it accepted is logged without a second copy of the
+/// value (`Record::ChosenAccepted`), and a restart still knows it chosen:
+/// every node comes back with the first unchosen slot it had, before any
+/// leader speaks. A record naming no accepted value is forgotten, not
+/// believed.
+#[test]
+fn a_restart_remembers_what_was_learned_from_the_accepted_values() {
+    let mut sim = Sim::new(3, Mode::Multi, ReadMode::Log);
+    elect(&mut sim, 2);
+    for i in 0..10 {
+        sim.request(2, i, set(1, i + 1, "k", &i.to_string()));
+    }
+    sim.deliver(100_000);
+    sim.heartbeat_leaders();
+    sim.deliver(100_000);
+    let before: Vec<u64> = (1..=3).map(|n| sim.replicas[&n].first_unchosen()).collect();
+    assert!(before.iter().all(|f| *f >= 10), "{before:?}");
+    for n in 1..=3 {
+        let disk = &sim.disks[&n];
+        let named = disk
+            .iter()
+            .filter(|r| matches!(r, Record::ChosenAccepted { .. }))
+            .count();
+        let copied = disk
+            .iter()
+            .filter(|r| matches!(r, Record::Chosen { .. }))
+            .count();
+        assert!(named >= 10, "node {n}: {named} named, {copied} copied");
+        assert_eq!(copied, 0, "node {n} learned only what it accepted");
+    }
+    for n in 1..=3 {
+        sim.crash(n);
+    }
+    for n in 1..=3 {
+        sim.restart(n);
+    }
+    let after: Vec<u64> = (1..=3).map(|n| sim.replicas[&n].first_unchosen()).collect();
+    assert_eq!(after, before, "each node knows what it had learned");
+    elect(&mut sim, 1);
+    sim.request(1, 50, get(2, 1, "k"));
+    sim.deliver(100_000);
+    assert_eq!(sim.reply(1, 50), Some(&value("9")));
+    assert_same_state(&mut sim);
+
+    // A name without its accepted value (never written so) is not believed.
+    let cfg = target_kv::paxos::Config::new(1, vec![1, 2, 3]);
+    let ballot = target_kv::paxos::Ballot { round: 4, node: 2 };
+    let other = target_kv::paxos::Ballot { round: 3, node: 2 };
+    let batch = target_kv::paxos::Batch::from(vec![set(1, 1, "k", "v")]);
+    let records = [
+        Record::Accepted {
+            slot: 0,
+            ballot: other,
+            batch,
+        },
+        Record::ChosenAccepted { slot: 0, ballot },
+        Record::ChosenAccepted { slot: 1, ballot },
+    ];
+    let r = target_kv::paxos::Replica::new(cfg, &records);
+    assert_eq!(r.first_unchosen(), 0, "nothing learned");
 }
 
 #[test]

@@ -145,8 +145,24 @@ fn run(
     for output in &out {
         match output {
             Output::Persist(r) => {
-                if let (true, Record::Chosen { slot, batch }) = (ghost, r) {
-                    machine.learned.insert(*slot, batch.clone());
+                match (ghost, r) {
+                    (true, Record::Chosen { slot, batch }) => {
+                        machine.learned.insert(*slot, batch.clone());
+                    }
+                    (true, Record::ChosenAccepted { slot, ballot }) => {
+                        // The value is the slot's latest accepted one.
+                        let batch = machine.records.iter().rev().find_map(|r| match r {
+                            Record::Accepted {
+                                slot: s,
+                                ballot: b,
+                                batch,
+                            } if s == slot && b == ballot => Some(batch.clone()),
+                            _ => None,
+                        });
+                        let batch = batch.expect("a learned value names an accepted one");
+                        machine.learned.insert(*slot, batch);
+                    }
+                    _ => {}
                 }
                 machine.records.push(r.clone());
                 dirty = true;

@@ -49,7 +49,7 @@ impl Acceptor {
                     let p = a.slot_promised.entry(*slot).or_default();
                     *p = (*p).max(*ballot);
                 }
-                Record::Chosen { .. } | Record::Incarnation(_) => {}
+                Record::Chosen { .. } | Record::ChosenAccepted { .. } | Record::Incarnation(_) => {}
             }
         }
         a

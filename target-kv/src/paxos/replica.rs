@@ -210,11 +210,29 @@ impl Replica {
         let acceptor = Acceptor::recover(bug == Some(PlantedBug::IgnorePromise), records);
         let mut chosen = BTreeMap::new();
         let mut incarnation = 0;
+        // Each slot's latest accepted value so far in the log, which a
+        // `ChosenAccepted` names.
+        let mut accepted: BTreeMap<Slot, (Ballot, &Batch)> = BTreeMap::new();
         for r in records {
             match r {
+                Record::Accepted {
+                    slot,
+                    ballot,
+                    batch,
+                } => {
+                    accepted.insert(*slot, (*ballot, batch));
+                }
                 Record::Chosen { slot, batch } => {
                     chosen.insert(*slot, batch.clone());
                 }
+                Record::ChosenAccepted { slot, ballot } => match accepted.get(slot) {
+                    Some((b, batch)) if b == ballot => {
+                        chosen.insert(*slot, (*batch).clone());
+                    }
+                    // Never written so; forgetting a learned value is
+                    // safe (see `Record::ChosenAccepted`).
+                    _ => tracing::warn!(slot, "a learned slot names no accepted value: forgotten"),
+                },
                 Record::Incarnation(n) => incarnation = incarnation.max(*n),
                 _ => {}
             }

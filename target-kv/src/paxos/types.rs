@@ -387,6 +387,19 @@ pub enum Record {
     /// for an earlier life of the node, still queued at a peer, never
     /// answers a request of this one.
     Incarnation(u64),
+    /// Learned that the value this node accepted in `slot` at `ballot` was
+    /// chosen: [`Record::Chosen`] without a second copy of the value, which
+    /// is in this slot's latest [`Record::Accepted`] earlier in the log
+    /// (the usual case: a node learns what it accepted, and a value is
+    /// then written once, not twice). Recovery that finds no such
+    /// `Accepted` forgets the slot was learned, which is safe (the value
+    /// is durable at a majority of acceptors; the node learns it again).
+    ChosenAccepted {
+        /// The slot.
+        slot: Slot,
+        /// The ballot of the accepted value.
+        ballot: Ballot,
+    },
 }
 
 /// Why a request was refused, and whether it definitely did not happen.
@@ -597,6 +610,7 @@ mod tests {
             },
             Record::Chosen { slot: 1, batch },
             Record::Incarnation(3),
+            Record::ChosenAccepted { slot: 1, ballot: b },
         ];
         for r in records {
             let bytes = postcard::to_stdvec(&r).expect("encodes");

@@ -61,10 +61,19 @@ impl Replica {
             }
             return;
         }
-        out.push(Output::Persist(Record::Chosen {
-            slot,
-            batch: batch.clone(),
-        }));
+        // The value is in the log already when this node accepted it (the
+        // acceptor's state is what the log's records rebuild): name it.
+        let record = match self.acceptor.accepted(slot) {
+            Some((ballot, accepted)) if *accepted == batch => Record::ChosenAccepted {
+                slot,
+                ballot: *ballot,
+            },
+            _ => Record::Chosen {
+                slot,
+                batch: batch.clone(),
+            },
+        };
+        out.push(Output::Persist(record));
         if self.proposal.as_ref().is_some_and(|p| p.slot == slot) {
             let p = self.proposal.take().expect("checked above");
             // Our commands were proposed in this slot only: if another
