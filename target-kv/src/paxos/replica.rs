@@ -229,8 +229,8 @@ impl Replica {
                     Some((b, batch)) if b == ballot => {
                         chosen.insert(*slot, (*batch).clone());
                     }
-                    // Never written so; forgetting a learned value is
-                    // safe (see `Record::ChosenAccepted`).
+                    // Never written so (see `Record::ChosenAccepted`); not
+                    // believed, and the slot is learned again.
                     _ => tracing::warn!(slot, "a learned slot names no accepted value: forgotten"),
                 },
                 Record::Incarnation(n) => incarnation = incarnation.max(*n),

@@ -391,9 +391,12 @@ pub enum Record {
     /// chosen: [`Record::Chosen`] without a second copy of the value, which
     /// is in this slot's latest [`Record::Accepted`] earlier in the log
     /// (the usual case: a node learns what it accepted, and a value is
-    /// then written once, not twice). Recovery that finds no such
-    /// `Accepted` forgets the slot was learned, which is safe (the value
-    /// is durable at a majority of acceptors; the node learns it again).
+    /// then written once, not twice). The log always holds that `Accepted`
+    /// (it is synced in an earlier or the same step, a crash keeps a prefix,
+    /// and a rewrite keeps every accepted value at or past the snapshot).
+    /// Should recovery ever find none, it forgets that the slot was
+    /// learned: no value is lost (the acceptors keep it), though a leader
+    /// that counted on this node's promise to know the slot could wait.
     ChosenAccepted {
         /// The slot.
         slot: Slot,
