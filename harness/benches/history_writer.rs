@@ -10,6 +10,11 @@
 //! Run: `cargo bench -p harness --bench history_writer`. Criterion reports
 //! the time per record and records per second.
 
+// Measured with the allocator `skeptic` runs with (harness/src/main.rs),
+// not the system's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use checker::format::write_jsonl_record;
 use checker::{Process, Record, RecordType, Value};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

@@ -5,6 +5,11 @@
 //! Run: `cargo bench -p harness --bench sim`. Criterion reports the time
 //! per seed; seeds per second is its inverse (printed at the end too).
 
+// Measured with the allocator `skeptic` runs with (harness/src/main.rs),
+// not the system's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use harness::sim::{self, SimConfig};
 use std::time::Instant;
