@@ -3,7 +3,8 @@
 //! ballots only grow, ...) is a finding of the seed that hit it, not the
 //! end of the whole run: that seed fails with the assertion's message and
 //! place, its history and trace so far are kept, and the other seeds go on.
-//! A planted bug is often caught this way first.
+//! A planted bug is often caught this way first. (A panic of the
+//! simulator's own code is caught the same way; its place says so.)
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};

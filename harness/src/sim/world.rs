@@ -172,8 +172,8 @@ pub enum Finding {
     Invariant(String),
     /// The cluster did not serve the final reads after healing.
     Liveness(String),
-    /// An assertion in the code under simulation failed (its message and
-    /// place); the run stopped there.
+    /// An assertion failed during the run (its message and place, which
+    /// tells the core's own from the simulator's); the run stopped there.
     Assertion(String),
 }
 
