@@ -79,13 +79,18 @@ fn chromium() -> Option<&'static str> {
 fn dom(browser: &str, dir: &Path, name: &str, page: &str, then: &str) -> String {
     let file = dir.join(name);
     // After the test's script, two frames later (a wheel or a drag draws
-    // at the next frame), the page says it is drawn.
+    // at the next frame), the page says it is drawn. Until then a timer
+    // keeps the page busy: Chromium dumps the DOM once nothing is pending
+    // (a frame callback does not count), and on a loaded machine it did so
+    // before any frame was drawn, five runs in a row.
     let page = page.replace(
         "</body>",
         &format!(
-            "<script>{then}</script>\n<script>requestAnimationFrame(function () {{ \
-             requestAnimationFrame(function () {{ \
-             document.documentElement.setAttribute('data-frames-done', '1'); }}); }});</script>\n</body>"
+            "<script>{then}</script>\n<script>(function () {{ var frames = 0; \
+             requestAnimationFrame(function () {{ frames += 1; \
+             requestAnimationFrame(function () {{ frames += 1; \
+             document.documentElement.setAttribute('data-frames-done', '1'); }}); }}); \
+             (function wait() {{ if (frames < 2) {{ setTimeout(wait, 16); }} }})(); }})();</script>\n</body>"
         ),
     );
     std::fs::write(&file, page).expect("write page");
