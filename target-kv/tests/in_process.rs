@@ -132,6 +132,16 @@ fn an_isolated_leader_cannot_commit_and_a_new_one_is_elected() {
     assert_same_state(&mut sim);
 }
 
+/// Crashes nodes 1..=n, then restarts each from its disk.
+fn restart_all(sim: &mut Sim, n: u64) {
+    for node in 1..=n {
+        sim.crash(node);
+    }
+    for node in 1..=n {
+        sim.restart(node);
+    }
+}
+
 #[test]
 fn every_node_restarts_from_its_disk() {
     let mut sim = Sim::new(3, Mode::Multi, ReadMode::Log);
@@ -140,12 +150,7 @@ fn every_node_restarts_from_its_disk() {
         sim.request(3, i, set(1, i + 1, "k", &i.to_string()));
     }
     sim.deliver(100_000);
-    for n in 1..=3 {
-        sim.crash(n);
-    }
-    for n in 1..=3 {
-        sim.restart(n);
-    }
+    restart_all(&mut sim, 3);
     elect(&mut sim, 1);
     sim.request(1, 50, get(2, 1, "k"));
     sim.deliver(100_000);
@@ -183,12 +188,7 @@ fn a_restart_remembers_what_was_learned_from_the_accepted_values() {
         assert!(named >= 10, "node {n}: {named} named, {copied} copied");
         assert_eq!(copied, 0, "node {n} learned only what it accepted");
     }
-    for n in 1..=3 {
-        sim.crash(n);
-    }
-    for n in 1..=3 {
-        sim.restart(n);
-    }
+    restart_all(&mut sim, 3);
     let after: Vec<u64> = (1..=3).map(|n| sim.replicas[&n].first_unchosen()).collect();
     assert_eq!(after, before, "each node knows what it had learned");
     elect(&mut sim, 1);

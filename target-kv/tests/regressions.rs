@@ -677,18 +677,7 @@ fn only_with_lease_reads_is_a_heartbeat_acked() {
         cfg.reads = reads;
         let mut r = Replica::new(cfg, &[]);
         step(&mut r, 0, Input::Start);
-        let out = step(
-            &mut r,
-            100,
-            msg(
-                1,
-                Msg::Heartbeat {
-                    ballot: ballot(1, 1),
-                    first_unchosen: 0,
-                    sent_ms: 100,
-                },
-            ),
-        );
+        let out = step(&mut r, 100, msg(1, heartbeat_from_1(100)));
         let acked = sent_to(&out, 1)
             .iter()
             .any(|m| matches!(m, Msg::HeartbeatAck { .. }));
@@ -714,18 +703,7 @@ fn bug5_a_second_leaders_heartbeat_does_not_erase_the_first_ones_lease() {
     let lease_ms = cfg.lease_ms;
     let mut r = Replica::new(cfg, &[]);
     step(&mut r, 0, Input::Start);
-    let out = step(
-        &mut r,
-        100,
-        msg(
-            1,
-            Msg::Heartbeat {
-                ballot: ballot(1, 1),
-                first_unchosen: 0,
-                sent_ms: 100,
-            },
-        ),
-    );
+    let out = step(&mut r, 100, msg(1, heartbeat_from_1(100)));
     assert!(sent_to(&out, 1).contains(&&Msg::HeartbeatAck {
         ballot: ballot(1, 1),
         sent_ms: 100

@@ -63,8 +63,8 @@ impl KeyPlan {
 }
 
 /// Appends `n` in decimal. Every operation names its key and most carry a
-/// number, and the simulator makes thousands a second: the digits by hand
-/// cost a tenth of the formatter's.
+/// number, and the simulator makes thousands a second: `format!` there was
+/// 2% of a simulated seed's instructions.
 pub(crate) fn push_decimal(out: &mut String, n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();

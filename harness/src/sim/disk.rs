@@ -99,10 +99,9 @@ impl SimDisk {
             // Down already: nothing was written since.
             return;
         }
-        let mut wal = Vec::new();
-        encode_frames(self.records(0, self.synced), &mut wal);
+        let mut wal = self.framed(0, self.synced);
         let synced = wal.len();
-        encode_frames(self.records(self.synced, self.ends.len()), &mut wal);
+        wal.extend(self.framed(self.synced, self.ends.len()));
         let unsynced = wal.len() - synced;
         if unsynced > 0 {
             let kept = SplitMix::new(seed).below(unsynced as u64 + 1) as usize;
@@ -115,31 +114,28 @@ impl SimDisk {
     /// records. A torn tail is cut off, as `Wal::open` does; corruption is
     /// an error (a crash can never cause it).
     pub fn recover(&mut self) -> Result<OnDisk, String> {
-        let framed;
         let wal = match &self.after_crash {
-            Some(wal) => wal,
-            None => {
-                let mut wal = Vec::new();
-                encode_frames(self.records(0, self.ends.len()), &mut wal);
-                framed = wal;
-                &framed
-            }
+            Some(wal) => std::borrow::Cow::Borrowed(wal),
+            None => std::borrow::Cow::Owned(self.framed(0, self.ends.len())),
         };
         // (On an error the crashed file stays as it is.)
         let (records, _valid) =
-            recover_bytes(Path::new("wal.log"), wal).map_err(|e| e.to_string())?;
+            recover_bytes(Path::new("wal.log"), &wal).map_err(|e| e.to_string())?;
         // What survived the crash is on the disk now, and synced.
         self.after_crash = None;
         self.replace(&records);
         Ok((self.snapshot.clone(), records))
     }
 
-    /// Records `from..to` of the log.
-    fn records(&self, from: usize, to: usize) -> impl Iterator<Item = &[u8]> {
-        (from..to).map(move |i| {
+    /// Records `from..to` of the log, framed as the file holds them.
+    fn framed(&self, from: usize, to: usize) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let records = (from..to).map(|i| {
             let start = if i == 0 { 0 } else { self.ends[i - 1] };
             &self.payloads[start..self.ends[i]]
-        })
+        });
+        encode_frames(records, &mut bytes);
+        bytes
     }
 
     /// Appends records to the log (not yet synced).

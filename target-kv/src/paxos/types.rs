@@ -37,11 +37,6 @@ impl NodeSet {
         new
     }
 
-    /// Whether `id` is in the set.
-    pub fn contains(&self, id: NodeId) -> bool {
-        id <= NODE_ID_MAX && self.0 & (1u64 << id) != 0
-    }
-
     /// How many ids the set holds.
     pub fn len(&self) -> usize {
         self.0.count_ones() as usize
