@@ -264,14 +264,20 @@ async fn a_full_restart_keeps_the_state_and_a_torn_wal_tail_is_recovered() {
     for i in 0..3 {
         cl.kill(i);
     }
-    // A crash in the middle of a write: half a frame at the end of a log.
+    // A crash in the middle of a write: half a frame at the end of a log
+    // (where the log ends, in the space the file allocates ahead).
     {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .open(cl.data_dir(0).join("wal.log"))
+        use std::os::unix::fs::FileExt;
+        let path = cl.data_dir(0).join("wal.log");
+        let bytes = std::fs::read(&path).expect("the WAL");
+        let (records, end) =
+            target_kv::storage::recover_bytes(&path, &bytes).expect("an intact WAL");
+        assert!(!records.is_empty());
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
             .expect("the WAL");
-        f.write_all(&[200, 0, 0, 0, 1, 2]).expect("garbage");
+        f.write_all_at(&[200, 0, 0, 0, 1, 2], end).expect("garbage");
     }
     for i in 0..3 {
         cl.spawn(i);
