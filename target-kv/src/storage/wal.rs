@@ -935,13 +935,13 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
-    /// A fresh directory and a log path inside it.
     thread_local! {
         /// Set by a test to make `allocate` fail as a full disk does.
         pub(super) static REFUSE_ALLOCATE: std::cell::Cell<bool> =
             const { std::cell::Cell::new(false) };
     }
 
+    /// A fresh directory and a log path inside it.
     fn fresh() -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().expect("create a temporary directory");
         let path = dir.path().join("wal");
