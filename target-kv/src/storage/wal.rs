@@ -197,7 +197,8 @@ pub struct Wal {
     policy: FsyncPolicy,
     /// The largest payload accepted, in bytes.
     max_record_bytes: usize,
-    /// Bytes of intact frames in the file (its length).
+    /// Bytes of intact frames in the file: where the log ends and the next
+    /// append goes (the file may be longer, see `allocated_bytes`).
     len_bytes: u64,
     /// Records in the file: recovered on open, or written by the last
     /// rewrite, plus those appended since.
