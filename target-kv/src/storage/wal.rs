@@ -420,13 +420,9 @@ impl Wal {
         let batch_bytes: u64 = payloads.iter().map(|p| frame_bytes(p)).sum();
         self.reserve(self.len_bytes + batch_bytes);
         self.frame_buf.clear();
-        let mut written_bytes = 0u64;
         let result = payloads
             .iter()
-            .try_for_each(|payload| {
-                written_bytes += frame_bytes(payload);
-                write_frame(&mut self.file, &mut self.frame_buf, payload)
-            })
+            .try_for_each(|payload| write_frame(&mut self.file, &mut self.frame_buf, payload))
             .and_then(|()| flush_frames(&mut self.file, &mut self.frame_buf))
             .and_then(|()| if sync { self.file.sync_data() } else { Ok(()) });
         if let Err(source) = result {
@@ -438,7 +434,7 @@ impl Wal {
                 source,
             });
         }
-        self.len_bytes += written_bytes;
+        self.len_bytes += batch_bytes;
         self.records += payloads.len() as u64;
         Ok(())
     }
