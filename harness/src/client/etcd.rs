@@ -12,9 +12,10 @@
 //!
 //! Reads are linearizable (etcd's default: `serializable` is never set).
 
-use super::{http_client, transport_error};
+use super::http1::{BadBase, Http1Client};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
+use http::header::{HeaderName, HeaderValue};
 use serde_json::{json, Value as Json};
 use std::time::Duration;
 use workloads::store::{BoxFuture, KvClient, StoreError, StoreOp, StoreReply};
@@ -27,43 +28,29 @@ const REQUIRE_LEADER_HEADER: &str = "grpc-metadata-hasleader";
 const BODY_EXCERPT_CHARS_MAX: usize = 200;
 
 /// A client of one etcd member.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct EtcdClient {
-    http: reqwest::Client,
-    urls: super::Urls,
+    http: Http1Client,
 }
-
-/// The gateway's paths this client uses.
-const PATHS: [&str; 4] = [
-    "/v3/kv/range",
-    "/v3/kv/put",
-    "/v3/kv/txn",
-    "/v3/kv/deleterange",
-];
 
 impl EtcdClient {
     /// A client for `base` (`http://127.0.0.1:PORT`, a member's client
     /// URL), every call bounded by `timeout`.
-    pub fn new(base: &str, timeout: Duration) -> Result<EtcdClient, reqwest::Error> {
+    pub fn new(base: &str, timeout: Duration) -> Result<EtcdClient, BadBase> {
         Ok(EtcdClient {
-            http: http_client(timeout)?,
-            urls: super::Urls::new(base, &PATHS),
+            http: Http1Client::new(base, timeout)?,
         })
     }
 
     async fn post(&self, path: &str, body: &Json) -> Result<(u16, Json), StoreError> {
-        let resp = self
-            .urls
-            .post(&self.http, path)
-            .header(REQUIRE_LEADER_HEADER, "true")
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| transport_error(&e))?;
-        let status = resp.status().as_u16();
-        // A body that does not arrive whole leaves the outcome unknown.
-        let bytes = resp.bytes().await.map_err(|e| transport_error(&e))?;
-        Ok((status, parse_body(&bytes)))
+        let body = serde_json::to_vec(body)
+            .map_err(|e| StoreError::Definite(format!("cannot encode the request: {e}")))?;
+        let leader = (
+            HeaderName::from_static(REQUIRE_LEADER_HEADER),
+            HeaderValue::from_static("true"),
+        );
+        let reply = self.http.post(path, Some(leader), body).await?;
+        Ok((reply.status, parse_body(&reply.body)))
     }
 }
 

@@ -1,49 +1,31 @@
 //! The bundled store's HTTP/JSON API (see `target-kv/README.md`), which is
 //! also the protocol an external store implements to be tested.
 
-use super::{http_client, transport_error, Urls};
+use super::http1::{BadBase, Http1Client};
 use serde_json::{json, Value as Json};
 use std::time::Duration;
 use workloads::store::{BoxFuture, KvClient, StoreError, StoreOp, StoreReply};
 
 /// A client of one node.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct SkepticClient {
-    http: reqwest::Client,
-    urls: Urls,
+    http: Http1Client,
 }
-
-/// The API's paths.
-const PATHS: [&str; 5] = [
-    "/kv/get",
-    "/kv/set",
-    "/kv/cas",
-    "/kv/contains",
-    "/kv/remove",
-];
 
 impl SkepticClient {
     /// A client for `base` (`http://127.0.0.1:PORT`).
-    pub fn new(base: &str, timeout: Duration) -> Result<SkepticClient, reqwest::Error> {
+    pub fn new(base: &str, timeout: Duration) -> Result<SkepticClient, BadBase> {
         Ok(SkepticClient {
-            http: http_client(timeout)?,
-            urls: Urls::new(base, &PATHS),
+            http: Http1Client::new(base, timeout)?,
         })
     }
 
     async fn post(&self, path: &str, body: Json) -> Result<(u16, Json), StoreError> {
-        let resp = self
-            .urls
-            .post(&self.http, path)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| transport_error(&e))?;
-        let status = resp.status().as_u16();
-        // A body that does not arrive whole leaves the outcome unknown.
-        let bytes = resp.bytes().await.map_err(|e| transport_error(&e))?;
-        let body = serde_json::from_slice(&bytes).unwrap_or(Json::Null);
-        Ok((status, body))
+        let body = serde_json::to_vec(&body)
+            .map_err(|e| StoreError::Definite(format!("cannot encode the request: {e}")))?;
+        let reply = self.http.post(path, None, body).await?;
+        let body = serde_json::from_slice(&reply.body).unwrap_or(Json::Null);
+        Ok((reply.status, body))
     }
 }
 
