@@ -167,10 +167,12 @@ fn every_node_restarts_from_its_disk() {
 fn a_restart_remembers_what_was_learned_from_the_accepted_values() {
     let mut sim = Sim::new(3, Mode::Multi, ReadMode::Log);
     elect(&mut sim, 2);
+    // One at a time: each in a slot of its own (requests that arrive
+    // together while a slot is out share the next one).
     for i in 0..10 {
         sim.request(2, i, set(1, i + 1, "k", &i.to_string()));
+        sim.deliver(100_000);
     }
-    sim.deliver(100_000);
     sim.heartbeat_leaders();
     sim.deliver(100_000);
     let before: Vec<u64> = (1..=3).map(|n| sim.replicas[&n].first_unchosen()).collect();

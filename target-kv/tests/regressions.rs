@@ -1019,6 +1019,135 @@ fn bug11_forwards_to_a_deposed_leader_are_released_at_once() {
     assert_eq!(sim.replicas[&3].waiting(), 0);
 }
 
+// ---- 12 ----
+
+/// Bug 12 (found in review, once leaders held commands back while a slot
+/// is out, `Config::pipeline_slots`): a leader stepping down refused every
+/// queued command as never proposed, "no leader", definite; but a queued
+/// copy of a command (a duplicated `Forward`, a retry) may have another
+/// copy in a slot chosen and not yet applied, which the next leader
+/// applies: the caller was told "not done" of a write that was done.
+///
+/// Schedule (Multi, 3 nodes): leader 1 proposes x in slot a and its Accepts
+/// are lost; follower 2 forwards anonymous write c, which waits (slot a is
+/// out) until 63 more commands fill a slot b with it; the `Forward` is
+/// delivered again and that copy waits; node 2 acks slot b alone, so b is
+/// chosen and waits for a; node 3 is elected, leader 1 steps down, and the
+/// new leader finishes both slots. c's caller is answered once: "done".
+#[test]
+fn bug12_a_queued_copy_of_a_chosen_command_is_not_refused() {
+    let mut sim = Sim::new(3, Mode::Multi, ReadMode::Log);
+    elect(&mut sim, 1);
+    sim.request(1, 1, set(7, 1, "k", "x"));
+    let lost = take(&mut sim, |(_, _, m)| matches!(m, Msg::Accept { .. }));
+    let Some((_, _, Msg::Accept { slot: a, .. })) = lost.first() else {
+        panic!("slot a proposed: {lost:?}");
+    };
+    let b = a + 1;
+    let c = anon(2, 1, "k", "c");
+    sim.request(2, 1, c.clone());
+    let fwd = take(&mut sim, |(_, _, m)| matches!(m, Msg::Forward { .. }));
+    assert_eq!(fwd.len(), 1);
+    send(&mut sim, fwd[0].clone());
+    for i in 0..63 {
+        sim.request(1, 100 + i, set(8, i + 1, &format!("f{i}"), "v"));
+    }
+    let opened = sim
+        .network
+        .iter()
+        .any(|(_, _, m)| matches!(m, Msg::Accept { slot, batch, .. } if *slot == b && batch.0.contains(&c)));
+    assert!(opened, "a full slot b opens with c while a is out");
+    // The duplicate, queued behind slot a.
+    send(&mut sim, fwd[0].clone());
+    run(&mut sim, |(_, to, m)| match m {
+        Msg::Accept { slot, .. } => *slot == b && *to == 2,
+        Msg::Accepted { slot, .. } => *slot == b,
+        _ => false,
+    });
+    assert_eq!(
+        sim.replicas[&1].first_unchosen(),
+        *a,
+        "b chosen, waiting for a"
+    );
+    assert!(sim.replicas[&1].chosen().contains_key(&b));
+    // Node 3 stands; leader 1 hears of it first, and what it then tells
+    // node 2 of c arrives before node 2 hears of the election (which
+    // would release c as "leader changed", unknown).
+    sim.now_ms += 1_000;
+    sim.fire(3, Timer::Election);
+    run(&mut sim, |(_, to, m)| {
+        matches!(m, Msg::Prepare { .. }) && *to == 1
+    });
+    assert_eq!(sim.replicas[&1].role(), &Role::Follower);
+    run(&mut sim, |(from, to, m)| {
+        matches!(m, Msg::ForwardReply { .. }) && (*from, *to) == (1, 2)
+    });
+    sim.deliver(1_000_000);
+    assert_eq!(sim.replicas[&3].role(), &Role::Leader);
+    sim.now_ms += 50;
+    sim.fire(3, Timer::Heartbeat);
+    sim.deliver(1_000_000);
+    let answers: Vec<_> = sim
+        .replies
+        .iter()
+        .filter(|(n, r, _)| (*n, *r) == (2, 1))
+        .collect();
+    assert_eq!(answers.len(), 1, "c answered once: {answers:?}");
+    assert!(
+        !matches!(answers[0].2, Reply::Error { definite: true, .. }),
+        "c was chosen, yet its caller heard {:?}",
+        answers[0].2
+    );
+    for (id, r) in &sim.replicas {
+        assert_eq!(occurrences(r, &c).0, 1, "node {id}: c chosen once");
+    }
+    assert_agree(&sim);
+    assert_same_state(&mut sim);
+}
+
+/// Bug 12, the other copy in flight: leader 1 proposes a forwarded c alone
+/// and its Accepts are lost; the `Forward` is delivered again and that copy
+/// waits. When leader 1 steps down, c may still be chosen (node 3 may have
+/// accepted it): every answer it sends node 2 about c says "unknown", none
+/// "not done".
+#[test]
+fn bug12_a_queued_copy_of_a_command_in_flight_is_not_refused() {
+    let mut sim = Sim::new(3, Mode::Multi, ReadMode::Log);
+    elect(&mut sim, 1);
+    sim.request(2, 1, anon(2, 1, "k", "c"));
+    let fwd = take(&mut sim, |(_, _, m)| matches!(m, Msg::Forward { .. }));
+    assert_eq!(fwd.len(), 1);
+    send(&mut sim, fwd[0].clone());
+    let lost = take(&mut sim, |(_, _, m)| matches!(m, Msg::Accept { .. }));
+    assert!(!lost.is_empty(), "c proposed");
+    send(&mut sim, fwd[0].clone());
+    sim.now_ms += 1_000;
+    sim.fire(3, Timer::Election);
+    run(&mut sim, |(_, to, m)| {
+        matches!(m, Msg::Prepare { .. }) && *to == 1
+    });
+    assert_eq!(sim.replicas[&1].role(), &Role::Follower);
+    let said = take(&mut sim, |(from, to, m)| {
+        matches!(m, Msg::ForwardReply { .. }) && (*from, *to) == (1, 2)
+    });
+    assert!(!said.is_empty(), "node 2 is told something of c");
+    for (_, _, m) in &said {
+        assert!(
+            matches!(
+                m,
+                Msg::ForwardReply {
+                    reply: Reply::Error {
+                        definite: false,
+                        ..
+                    },
+                    ..
+                }
+            ),
+            "c may still be chosen, yet node 1 said {m:?}"
+        );
+    }
+}
+
 // ---- the Chosen piggyback ----
 
 /// Multi-Paxos followers learn the slots below the leader's first unchosen

@@ -8,12 +8,12 @@
 //! the mode dispatch of `Promise` and `Nack`: their Basic Paxos halves are
 //! in `basic`.
 
-use super::{Replica, Role};
+use super::{Replica, Role, Waiter};
 use crate::paxos::planted::PlantedBug;
 use crate::paxos::types::{
     Ballot, Batch, ErrorCode, Mode, Msg, NodeId, NodeSet, Output, ReadMode, Slot,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 impl Replica {
     pub(super) fn start_election(&mut self, out: &mut Vec<Output>) {
@@ -237,10 +237,41 @@ impl Replica {
                 self.answer(cmd, ErrorCode::LeaderChanged.reply(), out);
             }
         }
-        // Never proposed: definitely not done.
-        for (waiter, cmd) in std::mem::take(&mut self.queue) {
+        // Never proposed here. A local caller's command is definitely not
+        // done (a retry of one the client heard nothing definite of is the
+        // client's to judge). A forwarded one may have another copy
+        // elsewhere (the network may duplicate a forward, and a copy in a
+        // slot of an earlier ballot may yet be chosen), so its sender hears
+        // "leader changed", as `on_forward` tells it. Queued copies are
+        // common: commands wait while a slot is out
+        // (`Config::pipeline_slots`). A copy in a slot chosen but not yet
+        // applied here answers its waiters when applied, and a waiter
+        // already answered (its command's other copy was in flight) hears
+        // nothing more.
+        let queue = std::mem::take(&mut self.queue);
+        let chosen_unapplied: BTreeSet<(u64, u64)> = if queue.is_empty() {
+            BTreeSet::new()
+        } else {
+            self.chosen
+                .range(self.first_unchosen..)
+                .flat_map(|(_, b)| b.0.iter().map(|c| (c.client, c.seq)))
+                .collect()
+        };
+        for (waiter, cmd) in queue {
+            let key = (cmd.client, cmd.seq);
+            let waiting = self
+                .waiters
+                .get(&key)
+                .is_some_and(|(_, ws)| ws.contains(&waiter));
+            if !waiting || chosen_unapplied.contains(&key) {
+                continue;
+            }
             self.forget(waiter, &cmd);
-            self.send_reply(waiter, ErrorCode::NoLeader.reply(), out);
+            let code = match waiter {
+                Waiter::Remote(..) => ErrorCode::LeaderChanged,
+                Waiter::Local(_) => ErrorCode::NoLeader,
+            };
+            self.send_reply(waiter, code.reply(), out);
         }
         self.lease_until_ms = 0;
         self.ready_at = u64::MAX;

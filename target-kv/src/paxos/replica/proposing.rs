@@ -16,9 +16,13 @@ impl Replica {
     pub(super) fn propose(&mut self, out: &mut Vec<Output>) {
         match self.cfg.mode {
             Mode::Multi => {
+                // With `pipeline_slots` slots of commands in flight only
+                // full slots open: a part batch waits for a slot to be
+                // chosen, and fills.
                 while self.role == Role::Leader
                     && !self.queue.is_empty()
                     && self.inflight.len() < self.cfg.inflight_max
+                    && (self.queue.len() >= self.cfg.batch_max || self.pipeline_has_room())
                 {
                     let take = self.queue.len().min(self.cfg.batch_max);
                     let batch =
@@ -34,6 +38,19 @@ impl Replica {
                 }
             }
         }
+    }
+
+    /// Whether fewer than `pipeline_slots` slots in flight carry commands
+    /// (no-ops, a new leader's or a read's, carry none and hold nothing
+    /// back).
+    fn pipeline_has_room(&self) -> bool {
+        let room = self.cfg.pipeline_slots.max(1);
+        self.inflight
+            .values()
+            .filter(|f| !f.batch.0.is_empty())
+            .take(room)
+            .count()
+            < room
     }
 
     pub(super) fn send_accept(&mut self, slot: Slot, batch: Batch, out: &mut Vec<Output>) {
