@@ -227,6 +227,13 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
+    /// A listener on a free loopback port, and its base URL.
+    async fn listen() -> (TcpListener, String) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        (listener, base)
+    }
+
     /// A server that answers each request on a connection with `reply`,
     /// closing each connection after `per_connection` answers; it returns
     /// how many connections it accepted.
@@ -234,8 +241,7 @@ mod tests {
         reply: &'static str,
         per_connection: usize,
     ) -> (String, tokio::task::JoinHandle<usize>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (listener, base) = listen().await;
         let task = tokio::spawn(async move {
             let mut accepted = 0;
             while let Ok(Ok((mut s, _))) =
@@ -307,8 +313,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_connect_is_definite() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (listener, base) = listen().await;
         drop(listener);
         let client = Http1Client::new(&base, Duration::from_secs(2)).expect("client");
         match client.post("/x", None, Vec::new()).await {
@@ -319,8 +324,7 @@ mod tests {
 
     #[tokio::test]
     async fn no_answer_in_time_is_indeterminate() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (listener, base) = listen().await;
         // Accepts and reads, never answers.
         let silent = tokio::spawn(async move {
             let (mut s, _) = listener.accept().await.expect("accept");
@@ -342,8 +346,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_torn_reply_is_indeterminate() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (listener, base) = listen().await;
         let torn = tokio::spawn(async move {
             let (mut s, _) = listener.accept().await.expect("accept");
             let mut buf = vec![0u8; 4096];

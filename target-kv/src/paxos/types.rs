@@ -166,12 +166,12 @@ pub struct Config {
     pub inflight_max: usize,
     /// Slots of commands in flight (no-ops aside) below which a leader
     /// opens one for whatever new commands it has; at or above it, only a
-    /// full slot (`batch_max` commands) opens, up to `inflight_max`. Commands that arrive while
-    /// the slots are out wait and go together, so that each round trip
-    /// and each sync carries more of them (fewer steps and syncs per
-    /// command under load; see the README's bench figures), while an idle
-    /// leader still proposes at once and a busy one is not held to a few
-    /// slots.
+    /// full slot (`batch_max` commands) opens, up to `inflight_max`.
+    /// Commands that arrive while the slots are out wait and go together,
+    /// so that each round trip and each sync carries more of them (fewer
+    /// steps and syncs per command under load; see the README's bench
+    /// figures), while an idle leader still proposes at once and a busy
+    /// one is not held to a few slots.
     pub pipeline_slots: usize,
     /// Most commands in one slot.
     pub batch_max: usize,
