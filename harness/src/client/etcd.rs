@@ -42,7 +42,7 @@ impl EtcdClient {
         })
     }
 
-    async fn post(&self, path: &str, body: &Json) -> Result<(u16, Json), StoreError> {
+    async fn post(&self, path: &'static str, body: &Json) -> Result<(u16, Json), StoreError> {
         let body = serde_json::to_vec(body)
             .map_err(|e| StoreError::Definite(format!("cannot encode the request: {e}")))?;
         let leader = (

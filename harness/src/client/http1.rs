@@ -97,14 +97,18 @@ impl Http1Client {
     /// and reads the whole reply.
     pub async fn post(
         &self,
-        path: &str,
+        path: &'static str,
         extra: Option<(HeaderName, HeaderValue)>,
         body: Vec<u8>,
     ) -> Result<Reply, StoreError> {
         let deadline = Instant::now() + self.timeout;
-        let uri: Uri = format!("{}{path}", self.prefix)
-            .parse()
-            .map_err(|e| StoreError::Definite(format!("bad path {path:?}: {e}")))?;
+        // Without a prefix the path is used as it is, not copied.
+        let uri = if self.prefix.is_empty() {
+            Uri::from_maybe_shared(Bytes::from_static(path.as_bytes()))
+        } else {
+            Uri::try_from(format!("{}{path}", self.prefix))
+        }
+        .map_err(|e| StoreError::Definite(format!("bad path {path:?}: {e}")))?;
         let mut builder = Request::builder()
             .method(Method::POST)
             .uri(uri)
@@ -210,7 +214,7 @@ impl Http1Client {
 }
 
 /// An error and its causes on one line.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {

@@ -20,7 +20,7 @@ impl SkepticClient {
         })
     }
 
-    async fn post(&self, path: &str, body: Json) -> Result<(u16, Json), StoreError> {
+    async fn post(&self, path: &'static str, body: Json) -> Result<(u16, Json), StoreError> {
         let body = serde_json::to_vec(&body)
             .map_err(|e| StoreError::Definite(format!("cannot encode the request: {e}")))?;
         let reply = self.http.post(path, None, body).await?;
