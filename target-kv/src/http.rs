@@ -82,8 +82,18 @@ fn bad_json(rejection: JsonRejection) -> Response {
 }
 
 /// Identifies a request for at-most-once application of retries.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Default)]
 struct Session {
+    client: u64,
+    seq: u64,
+}
+
+// The session's fields are spelled out in each request rather than
+// flattened in: serde's `flatten` buffers every field of the request
+// before parsing it, which costs more than the rest of the decoding.
+#[derive(Debug, Deserialize)]
+struct KeyReq {
+    key: String,
     #[serde(default)]
     client: u64,
     #[serde(default)]
@@ -91,18 +101,13 @@ struct Session {
 }
 
 #[derive(Debug, Deserialize)]
-struct KeyReq {
-    key: String,
-    #[serde(flatten)]
-    session: Session,
-}
-
-#[derive(Debug, Deserialize)]
 struct SetReq {
     key: String,
     value: String,
-    #[serde(flatten)]
-    session: Session,
+    #[serde(default)]
+    client: u64,
+    #[serde(default)]
+    seq: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,8 +115,10 @@ struct CasReq {
     key: String,
     from: Option<String>,
     to: String,
-    #[serde(flatten)]
-    session: Session,
+    #[serde(default)]
+    client: u64,
+    #[serde(default)]
+    seq: u64,
 }
 
 fn check_sizes(key: &str, values: &[&str]) -> Option<Response> {
@@ -171,11 +178,27 @@ async fn submit(state: &ApiState, session: Session, op: KvOp) -> Response {
     }
 }
 
+#[derive(serde::Serialize)]
+struct ValueBody {
+    value: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct ExistsBody {
+    exists: bool,
+}
+
+#[derive(serde::Serialize)]
+struct OkBody {
+    ok: bool,
+}
+
 fn reply_response(reply: Reply) -> Response {
     match reply {
-        Reply::Ok(KvResult::Value { value }) => Json(json!({ "value": value })).into_response(),
-        Reply::Ok(KvResult::Exists { exists }) => Json(json!({ "exists": exists })).into_response(),
-        Reply::Ok(KvResult::Done) => Json(json!({ "ok": true })).into_response(),
+        // Typed bodies: a `json!` value would build a map per answer.
+        Reply::Ok(KvResult::Value { value }) => Json(ValueBody { value }).into_response(),
+        Reply::Ok(KvResult::Exists { exists }) => Json(ExistsBody { exists }).into_response(),
+        Reply::Ok(KvResult::Done) => Json(OkBody { ok: true }).into_response(),
         Reply::Ok(KvResult::CasMismatch { current }) => {
             let body = json!({ "error": "cas_mismatch", "definite": true, "current": current });
             (StatusCode::PRECONDITION_FAILED, Json(body)).into_response()
@@ -211,7 +234,11 @@ async fn key_op(
     if let Some(resp) = check_sizes(&r.key, &[]) {
         return resp;
     }
-    submit(&s, r.session, op(r.key)).await
+    let session = Session {
+        client: r.client,
+        seq: r.seq,
+    };
+    submit(&s, session, op(r.key)).await
 }
 
 async fn kv_get(State(s): State<ApiState>, body: Result<Json<KeyReq>, JsonRejection>) -> Response {
@@ -240,9 +267,13 @@ async fn kv_set(State(s): State<ApiState>, body: Result<Json<SetReq>, JsonReject
     if let Some(resp) = check_sizes(&r.key, &[&r.value]) {
         return resp;
     }
+    let session = Session {
+        client: r.client,
+        seq: r.seq,
+    };
     submit(
         &s,
-        r.session,
+        session,
         KvOp::Set {
             key: r.key,
             value: r.value,
@@ -260,9 +291,13 @@ async fn kv_cas(State(s): State<ApiState>, body: Result<Json<CasReq>, JsonReject
     if let Some(resp) = check_sizes(&r.key, &[from, &r.to]) {
         return resp;
     }
+    let session = Session {
+        client: r.client,
+        seq: r.seq,
+    };
     submit(
         &s,
-        r.session,
+        session,
         KvOp::Cas {
             key: r.key,
             from: r.from,
