@@ -4,7 +4,7 @@
 
 use target_kv::kv::{Command, KvOp, KvResult};
 use target_kv::paxos::sim::Sim;
-use target_kv::paxos::{ErrorCode, Mode, ReadMode, Record, Reply, Role, Timer};
+use target_kv::paxos::{ErrorCode, Input, Mode, Msg, ReadMode, Record, Reply, Role, Timer};
 
 fn set(client: u64, seq: u64, key: &str, value: &str) -> Command {
     Command {
@@ -547,5 +547,62 @@ fn followers_of_a_cut_off_leader_wait_out_the_lease_they_granted() {
         sim.reply(1, 5),
         None,
         "the old lease has run out: no local answer"
+    );
+}
+
+/// The commands of the leader's Accepts in the network, one entry per
+/// Accept (no-op slots aside).
+fn accepted_batches(sim: &Sim, leader: u64) -> Vec<usize> {
+    sim.network
+        .iter()
+        .filter_map(|(from, _, m)| match m {
+            Msg::Accept { batch, .. } if *from == leader && !batch.0.is_empty() => {
+                Some(batch.0.len())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Group commit: with room in the pipeline, a part batch waits until it
+/// is as large as the last part batch the leader opened, or until its
+/// timer fires; one command at a time never waits.
+#[test]
+fn a_part_batch_waits_for_as_many_as_the_last_or_for_its_timer() {
+    let mut sim = Sim::new(3, Mode::Multi, ReadMode::Log);
+    elect(&mut sim, 1);
+    let write = |seq: u64| (seq, set(1, seq, "k", &seq.to_string()));
+    sim.input(1, Input::Requests(vec![write(1)]));
+    assert_eq!(accepted_batches(&sim, 1), vec![1, 1], "alone: at once");
+    sim.deliver(10_000);
+    sim.input(1, Input::Requests((2..=5).map(write).collect()));
+    assert_eq!(accepted_batches(&sim, 1), vec![4, 4], "four together");
+    sim.deliver(10_000);
+    assert!((1..=5).all(|r| sim.reply(1, r) == Some(&Reply::Ok(KvResult::Done))));
+
+    // Four came together: a lone command waits for company...
+    sim.input(1, Input::Requests(vec![write(6)]));
+    assert!(accepted_batches(&sim, 1).is_empty(), "held for company");
+    sim.input(1, Input::Requests((7..=9).map(write).collect()));
+    assert_eq!(
+        accepted_batches(&sim, 1),
+        vec![4, 4],
+        "one slot for all four"
+    );
+    sim.deliver(10_000);
+    assert!((6..=9).all(|r| sim.reply(1, r) == Some(&Reply::Ok(KvResult::Done))));
+
+    // ...or for its timer, which lowers the mark to what came.
+    sim.input(1, Input::Requests(vec![write(10)]));
+    assert!(accepted_batches(&sim, 1).is_empty(), "held for company");
+    sim.fire(1, Timer::Batch);
+    assert_eq!(accepted_batches(&sim, 1), vec![1, 1], "the wait is over");
+    sim.deliver(10_000);
+    assert_eq!(sim.reply(1, 10), Some(&Reply::Ok(KvResult::Done)));
+    sim.input(1, Input::Requests(vec![write(11)]));
+    assert_eq!(
+        accepted_batches(&sim, 1),
+        vec![1, 1],
+        "alone again: at once"
     );
 }

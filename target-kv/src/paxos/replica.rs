@@ -69,6 +69,17 @@ struct InFlight {
     acks: NodeSet,
 }
 
+/// The leader's group commit (see `Config::batch_wait_ms`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+struct GroupCommit {
+    /// Commands in the last slot opened: a part batch waits to be as large.
+    mark: usize,
+    /// The wait is over: a part batch of any size may open.
+    due: bool,
+    /// `Timer::Batch` is set and has not fired.
+    timer_set: bool,
+}
+
 /// A Basic Paxos proposal for one slot.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Proposal {
@@ -158,6 +169,7 @@ pub struct Replica {
     // Leader.
     next_slot: Slot,
     inflight: BTreeMap<Slot, InFlight>,
+    batch: GroupCommit,
     /// The leader may serve lease reads once every slot of earlier leaders
     /// is chosen and applied: this is the slot it must reach.
     ready_at: Slot,
@@ -271,6 +283,7 @@ impl Replica {
             election_from: 0,
             next_slot: 0,
             inflight: BTreeMap::new(),
+            batch: GroupCommit::default(),
             ready_at: u64::MAX,
             lease_until_ms: 0,
             heartbeat_acks: BTreeMap::new(),
@@ -443,6 +456,14 @@ impl Replica {
                     "slot {slot} still in flight below the first unchosen {}",
                     self.first_unchosen
                 ));
+            }
+            // A part batch may wait for company, never for nothing: with
+            // room to open it, a timer ends its wait.
+            let held = !self.queue.is_empty()
+                && self.inflight.len() < self.cfg.inflight_max
+                && self.pipeline_has_room();
+            if held && !self.batch.timer_set {
+                return fail(format!("{} commands held with no timer", self.queue.len()));
             }
         }
         // (Basic Paxos puts a lost proposal's commands back in front.)
@@ -651,6 +672,7 @@ impl Replica {
                     None => self.propose(out),
                 }
             }
+            (Timer::Batch, Mode::Multi) => self.on_batch_timeout(out),
             _ => {}
         }
     }

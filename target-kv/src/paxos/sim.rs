@@ -1,6 +1,7 @@
 //! An in-memory cluster that drives replicas by hand: messages go into one
-//! queue, timers fire when a test says so, "disk" is a list of records per
-//! node. Deterministic, for tests and the core's benchmark.
+//! queue, timers fire when a test says so (but for a leader's group-commit
+//! wait, which ends whenever the network falls quiet), "disk" is a list of
+//! records per node. Deterministic, for tests and the core's benchmark.
 
 use super::replica::{Replica, Role};
 use super::types::{
@@ -30,6 +31,8 @@ pub struct Sim {
     /// Changing a skew jumps that node's clock, either way.
     pub skew_ms: BTreeMap<NodeId, i64>,
     configs: BTreeMap<NodeId, Config>,
+    /// Nodes whose `Timer::Batch` is set.
+    batch_waits: BTreeSet<NodeId>,
 }
 
 impl Sim {
@@ -51,6 +54,7 @@ impl Sim {
             now_ms: 0,
             skew_ms: BTreeMap::new(),
             configs: BTreeMap::new(),
+            batch_waits: BTreeSet::new(),
         };
         for &id in &members {
             let mut cfg = Config::new(id, members.clone());
@@ -90,6 +94,12 @@ impl Sim {
                 }
                 Output::Send { to, msg } => self.network.push_back((node, to, msg)),
                 Output::Reply { request, reply } => self.replies.push((node, request, reply)),
+                Output::SetTimer {
+                    timer: Timer::Batch,
+                    ..
+                } => {
+                    self.batch_waits.insert(node);
+                }
                 Output::SetTimer { .. } => {}
             }
         }
@@ -120,12 +130,18 @@ impl Sim {
     }
 
     /// Delivers messages in order until none are left or `max` were
-    /// delivered; returns how many were.
+    /// delivered; returns how many were. When the network falls quiet, the
+    /// group-commit waits that are set end (commands held for company
+    /// that is not coming are proposed), and delivery goes on.
     pub fn deliver(&mut self, max: usize) -> usize {
         let mut n = 0;
         while n < max {
             let Some((from, to, msg)) = self.network.pop_front() else {
-                break;
+                let Some(node) = self.batch_waits.pop_first() else {
+                    break;
+                };
+                self.fire(node, Timer::Batch);
+                continue;
             };
             n += 1;
             if self.cut.contains(&(from, to)) || self.cut.contains(&(to, from)) {
@@ -139,6 +155,7 @@ impl Sim {
     /// Crashes a node: its volatile state and in-flight messages to it are lost.
     pub fn crash(&mut self, node: NodeId) {
         self.replicas.remove(&node);
+        self.batch_waits.remove(&node);
         self.network.retain(|(_, to, _)| *to != node);
     }
 

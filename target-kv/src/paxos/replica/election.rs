@@ -231,6 +231,10 @@ impl Replica {
         self.role = Role::Follower;
         self.leader = (higher.node != self.cfg.id && higher.node != 0).then_some(higher.node);
         self.promises.clear();
+        // A later term starts its group commit afresh (a pending timer
+        // still fires, and finds nothing to do).
+        self.batch.mark = 0;
+        self.batch.due = false;
         // Proposed but not chosen: may still be chosen by the next leader.
         for (_, f) in std::mem::take(&mut self.inflight) {
             for cmd in f.batch.0.iter() {

@@ -8,7 +8,9 @@
 
 use super::{InFlight, Replica, Role};
 use crate::paxos::planted::PlantedBug;
-use crate::paxos::types::{Ballot, Batch, Mode, Msg, NodeId, NodeSet, Output, ReadMode, Slot};
+use crate::paxos::types::{
+    Ballot, Batch, Mode, Msg, NodeId, NodeSet, Output, ReadMode, Slot, Timer,
+};
 
 impl Replica {
     /// Proposes queued commands: as leader (Multi) or by starting a Basic
@@ -18,18 +20,38 @@ impl Replica {
             Mode::Multi => {
                 // With `pipeline_slots` slots of commands in flight only
                 // full slots open: a part batch waits for a slot to be
-                // chosen, and fills.
+                // chosen, and fills. With room, it opens once it is as
+                // large as the last batch, or when its wait is over.
                 while self.role == Role::Leader
                     && !self.queue.is_empty()
                     && self.inflight.len() < self.cfg.inflight_max
-                    && (self.queue.len() >= self.cfg.batch_max || self.pipeline_has_room())
+                    && (self.queue.len() >= self.cfg.batch_max
+                        || (self.pipeline_has_room() && self.part_batch_ready()))
                 {
                     let take = self.queue.len().min(self.cfg.batch_max);
                     let batch =
                         Batch::from(self.queue.drain(..take).map(|(_, c)| c).collect::<Vec<_>>());
+                    // A full slot says nothing of how many come back
+                    // together: only part batches set the mark.
+                    if take < self.cfg.batch_max {
+                        self.batch.mark = take;
+                    }
+                    self.batch.due = false;
                     let slot = self.next_slot;
                     self.next_slot += 1;
                     self.send_accept(slot, batch, out);
+                }
+                let holding = self.role == Role::Leader
+                    && !self.queue.is_empty()
+                    && self.inflight.len() < self.cfg.inflight_max
+                    && self.pipeline_has_room();
+                if holding && !self.batch.timer_set {
+                    self.batch.timer_set = true;
+                    out.push(Output::SetTimer {
+                        timer: Timer::Batch,
+                        min_ms: self.cfg.batch_wait_ms,
+                        max_ms: self.cfg.batch_wait_ms,
+                    });
                 }
             }
             Mode::Basic => {
@@ -40,10 +62,29 @@ impl Replica {
         }
     }
 
+    /// Whether a part batch may open now: it has grown to the last batch's
+    /// size, its wait is over, or it never waits.
+    fn part_batch_ready(&self) -> bool {
+        self.cfg.batch_wait_ms == 0 || self.batch.due || self.queue.len() >= self.batch.mark
+    }
+
+    /// The group-commit wait is over: whatever is queued may open a slot.
+    pub(super) fn on_batch_timeout(&mut self, out: &mut Vec<Output>) {
+        self.batch.timer_set = false;
+        if self.role == Role::Leader && !self.queue.is_empty() {
+            self.batch.due = true;
+            self.propose(out);
+            // A wait that ends with the pipeline full ends for nothing: the
+            // next chance to open is when a slot is chosen, and then the
+            // batch waits afresh.
+            self.batch.due = false;
+        }
+    }
+
     /// Whether fewer than `pipeline_slots` slots in flight carry commands
     /// (no-ops, a new leader's or a read's, carry none and hold nothing
     /// back).
-    fn pipeline_has_room(&self) -> bool {
+    pub(super) fn pipeline_has_room(&self) -> bool {
         let room = self.cfg.pipeline_slots.max(1);
         self.inflight
             .values()
@@ -133,6 +174,12 @@ impl Replica {
                     self.learn_from_leader(from, ballot, chosen_upto, out);
                     if self.first_unchosen < chosen_upto {
                         self.catch_up(from, false, out);
+                    }
+                    if self.role == Role::Leader {
+                        // Slots learned here (only ever from a deposed
+                        // leader's duplicate, with a planted bug) leave
+                        // room in the pipeline like slots chosen.
+                        self.propose(out);
                     }
                 }
             }
