@@ -81,15 +81,9 @@ fn bad_json(rejection: JsonRejection) -> Response {
     error(status, code, true, rejection.body_text())
 }
 
-/// Identifies a request for at-most-once application of retries.
-#[derive(Debug, Default)]
-struct Session {
-    client: u64,
-    seq: u64,
-}
-
-// The session's fields are spelled out in each request rather than
-// flattened in: serde's `flatten` buffers every field of the request
+// A request's session (`client`, `seq`: at-most-once application of
+// retries) is optional; its fields are spelled out in each request rather
+// than flattened in: serde's `flatten` buffers every field of the request
 // before parsing it, which costs more than the rest of the decoding.
 #[derive(Debug, Deserialize)]
 struct KeyReq {
@@ -141,15 +135,12 @@ fn check_sizes(key: &str, values: &[&str]) -> Option<Response> {
     None
 }
 
-/// Hands a command to the core and waits (bounded) for its answer.
-async fn submit(state: &ApiState, session: Session, op: KvOp) -> Response {
+/// Hands a command of session (`client`, `seq`) to the core and waits
+/// (bounded) for its answer.
+async fn submit(state: &ApiState, client: u64, seq: u64, op: KvOp) -> Response {
     // Without a session (client 0) the node's shell gives the command a
     // sequence number of its own.
-    let command = Command {
-        client: session.client,
-        seq: session.seq,
-        op,
-    };
+    let command = Command { client, seq, op };
     let (tx, rx) = oneshot::channel();
     let call = Call { command, reply: tx };
     // The queue is bounded: a full queue is a definite refusal.
@@ -234,11 +225,7 @@ async fn key_op(
     if let Some(resp) = check_sizes(&r.key, &[]) {
         return resp;
     }
-    let session = Session {
-        client: r.client,
-        seq: r.seq,
-    };
-    submit(&s, session, op(r.key)).await
+    submit(&s, r.client, r.seq, op(r.key)).await
 }
 
 async fn kv_get(State(s): State<ApiState>, body: Result<Json<KeyReq>, JsonRejection>) -> Response {
@@ -267,13 +254,10 @@ async fn kv_set(State(s): State<ApiState>, body: Result<Json<SetReq>, JsonReject
     if let Some(resp) = check_sizes(&r.key, &[&r.value]) {
         return resp;
     }
-    let session = Session {
-        client: r.client,
-        seq: r.seq,
-    };
     submit(
         &s,
-        session,
+        r.client,
+        r.seq,
         KvOp::Set {
             key: r.key,
             value: r.value,
@@ -291,13 +275,10 @@ async fn kv_cas(State(s): State<ApiState>, body: Result<Json<CasReq>, JsonReject
     if let Some(resp) = check_sizes(&r.key, &[from, &r.to]) {
         return resp;
     }
-    let session = Session {
-        client: r.client,
-        seq: r.seq,
-    };
     submit(
         &s,
-        session,
+        r.client,
+        r.seq,
         KvOp::Cas {
             key: r.key,
             from: r.from,

@@ -459,10 +459,7 @@ impl Replica {
             }
             // A part batch may wait for company, never for nothing: with
             // room to open it, a timer ends its wait.
-            let held = !self.queue.is_empty()
-                && self.inflight.len() < self.cfg.inflight_max
-                && self.pipeline_has_room();
-            if held && !self.batch.timer_set {
+            if self.holds_part_batch() && !self.batch.timer_set {
                 return fail(format!("{} commands held with no timer", self.queue.len()));
             }
         }

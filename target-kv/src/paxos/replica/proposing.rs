@@ -41,11 +41,7 @@ impl Replica {
                     self.next_slot += 1;
                     self.send_accept(slot, batch, out);
                 }
-                let holding = self.role == Role::Leader
-                    && !self.queue.is_empty()
-                    && self.inflight.len() < self.cfg.inflight_max
-                    && self.pipeline_has_room();
-                if holding && !self.batch.timer_set {
+                if self.role == Role::Leader && self.holds_part_batch() && !self.batch.timer_set {
                     self.batch.timer_set = true;
                     out.push(Output::SetTimer {
                         timer: Timer::Batch,
@@ -60,6 +56,14 @@ impl Replica {
                 }
             }
         }
+    }
+
+    /// Whether queued commands wait although a slot could open for them
+    /// (group commit): a timer must then end their wait.
+    pub(super) fn holds_part_batch(&self) -> bool {
+        !self.queue.is_empty()
+            && self.inflight.len() < self.cfg.inflight_max
+            && self.pipeline_has_room()
     }
 
     /// Whether a part batch may open now: it has grown to the last batch's
@@ -84,7 +88,7 @@ impl Replica {
     /// Whether fewer than `pipeline_slots` slots in flight carry commands
     /// (no-ops, a new leader's or a read's, carry none and hold nothing
     /// back).
-    pub(super) fn pipeline_has_room(&self) -> bool {
+    fn pipeline_has_room(&self) -> bool {
         let room = self.cfg.pipeline_slots.max(1);
         self.inflight
             .values()
